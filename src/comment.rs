@@ -1,0 +1,1 @@
+//! Owned by the core helper (see lib.rs).
