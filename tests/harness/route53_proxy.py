@@ -1,0 +1,114 @@
+"""A transparent HTTP proxy in front of moto that closes one fidelity gap: private zones.
+
+AWS (and the terraform provider) make a hosted zone private by sending a `VPC` element in
+CreateHostedZone; moto only does so when `HostedZoneConfig.PrivateZone` is also true. Without
+this, a terraform-made `myorg.local` zone reads back public with no VPC association, and a test
+of the shipped terraform would be testing the emulator. Every other request passes through
+byte for byte.
+"""
+
+from __future__ import annotations
+
+import http.client
+import re
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+_CREATE_ZONE_PATH = re.compile(r"^/2013-04-01/hostedzone/?(\?.*)?$")
+_HOP_BY_HOP = {
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "transfer-encoding",
+    "te",
+    "trailer",
+    "upgrade",
+    "expect",
+    "content-length",
+}
+
+
+def mark_private_zone(body: bytes) -> bytes:
+    """Return a CreateHostedZone body that also says PrivateZone=true when it names a VPC."""
+    if b"<VPC>" not in body or b"<PrivateZone>" in body:
+        return body
+    if b"</HostedZoneConfig>" in body:
+        return body.replace(b"</HostedZoneConfig>", b"<PrivateZone>true</PrivateZone></HostedZoneConfig>", 1)
+    return body.replace(
+        b"</CreateHostedZoneRequest>",
+        b"<HostedZoneConfig><PrivateZone>true</PrivateZone></HostedZoneConfig></CreateHostedZoneRequest>",
+        1,
+    )
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    upstream: tuple[str, int] = ("127.0.0.1", 0)
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 (stdlib signature)
+        """Quiet: moto keeps its own request log."""
+
+    def _read_body(self) -> bytes:
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            chunks = []
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    # Trailers end at an empty line.
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    break
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+            return b"".join(chunks)
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def _forward(self) -> None:
+        body = self._read_body()
+        if self.command == "POST" and _CREATE_ZONE_PATH.match(self.path):
+            body = mark_private_zone(body)
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
+        if body or self.command in ("POST", "PUT", "PATCH"):
+            headers["Content-Length"] = str(len(body))
+        conn = http.client.HTTPConnection(*self.upstream, timeout=300)
+        try:
+            conn.request(self.command, self.path, body=body or None, headers=headers)
+            resp = conn.getresponse()
+            data = resp.read()
+            self.send_response_only(resp.status, resp.reason)
+            for key, value in resp.getheaders():
+                if key.lower() not in _HOP_BY_HOP:
+                    self.send_header(key, value)
+            if self.command == "HEAD":
+                upstream_length = resp.getheader("Content-Length")
+                if upstream_length is not None:
+                    self.send_header("Content-Length", upstream_length)
+            else:
+                self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(data)
+        finally:
+            conn.close()
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = do_OPTIONS = _forward
+
+
+class FidelityProxy:
+    """Runs the proxy on a free loopback port in a daemon thread."""
+
+    def __init__(self, upstream_port: int, host: str = "127.0.0.1") -> None:
+        handler = type("BoundHandler", (_Handler,), {"upstream": ("127.0.0.1", upstream_port)})
+        self._server = ThreadingHTTPServer((host, 0), handler)
+        self._server.daemon_threads = True
+        self.port: int = self._server.server_address[1]
+        self._thread = threading.Thread(target=self._server.serve_forever, name="route53-proxy", daemon=True)
+
+    def start(self) -> FidelityProxy:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
