@@ -1,0 +1,188 @@
+"""The action's download-and-verify step (.github/scripts/install-ecs-poc.sh) against a fake release over HTTP."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from .conftest import REPO, ReleaseServer, Runner
+
+
+@pytest.mark.parametrize(
+    ("runner_os", "runner_arch", "target"),
+    [("Linux", "X64", "x86_64-unknown-linux-gnu"), ("Linux", "ARM64", "aarch64-unknown-linux-gnu")],
+)
+def test_installs_and_runs_the_asset_for_the_runner_platform(
+    runner: Runner, release_server: ReleaseServer, runner_os: str, runner_arch: str, target: str
+) -> None:
+    release_server.publish("1.2.3")
+
+    result = runner.install_and_run(RUNNER_OS=runner_os, RUNNER_ARCH=runner_arch)
+
+    assert result.returncode == 0, result.stderr
+    assert f"/releases/download/v1.2.3/ecs-poc-1.2.3-{target}.tar.gz" in release_server.requests
+    assert runner.ran_marker.read_text() == f"1.2.3 {target}\n"
+    assert "sha256 verified" in result.stderr
+    assert runner.outputs() == {"bin": str(runner.install_dir / "ecs-poc"), "version": "1.2.3", "source": "release"}
+    assert runner.cargo_calls() == []
+
+
+def test_checksum_mismatch_aborts_and_nothing_runs(runner: Runner, release_server: ReleaseServer) -> None:
+    release_server.publish("1.2.3", corrupt="x86_64-unknown-linux-gnu")
+
+    result = runner.install_and_run()
+
+    assert result.returncode == 5
+    assert "checksum mismatch for ecs-poc-1.2.3-x86_64-unknown-linux-gnu.tar.gz" in result.stderr
+    assert "Nothing was installed or run" in result.stderr
+    assert not runner.ran_marker.exists()
+    assert not (runner.install_dir / "ecs-poc").exists()
+    assert runner.outputs() == {}
+    # A damaged release is an error, never a reason to quietly build something else.
+    assert runner.cargo_calls() == []
+
+
+def test_checksum_mismatch_is_an_error_annotation_inside_actions(runner: Runner, release_server: ReleaseServer) -> None:
+    release_server.publish("1.2.3", corrupt="x86_64-unknown-linux-gnu")
+
+    result = runner.install_and_run(GITHUB_ACTIONS="true")
+
+    assert result.returncode == 5
+    assert re.search(r"^::error title=ecs-poc install::checksum mismatch", result.stderr, re.MULTILINE)
+
+
+def test_missing_release_falls_back_to_a_source_build_and_says_so(runner: Runner, release_server: ReleaseServer) -> None:
+    result = runner.install_and_run(ECS_POC_INSTALL_ACTION_REF="v1.2.3", GITHUB_ACTIONS="true")
+
+    assert result.returncode == 0, result.stderr
+    assert "/releases/download/v1.2.3/sha256.sum" in release_server.requests
+    assert "building from source: release v1.2.3 does not exist" in result.stderr
+    assert "::notice title=ecs-poc built from source::" in result.stderr
+    calls = runner.cargo_calls()
+    assert len(calls) == 1
+    argv = calls[0]["argv"]
+    assert isinstance(argv, list)
+    assert argv[:3] == ["build", "--release", "--locked"]
+    assert argv[argv.index("--manifest-path") + 1] == runner.env["ECS_POC_INSTALL_SOURCE_DIR"] + "/Cargo.toml"
+    assert runner.ran_marker.read_text() == "source-build\n"
+    assert runner.outputs()["source"] == "source-build"
+
+
+@pytest.mark.parametrize(("ref", "reason"), [("feature/x", "is a branch"), ("", "local path")])
+def test_branch_or_local_ref_builds_from_source_without_asking_for_a_release(
+    runner: Runner, release_server: ReleaseServer, ref: str, reason: str
+) -> None:
+    release_server.publish("1.2.3")
+
+    result = runner.install_and_run(ECS_POC_INSTALL_ACTION_REF=ref)
+
+    assert result.returncode == 0, result.stderr
+    assert reason in result.stderr
+    assert release_server.requests == []
+    assert len(runner.cargo_calls()) == 1
+    assert runner.ran_marker.read_text() == "source-build\n"
+
+
+@pytest.mark.parametrize("ref", ["v1", "v1.2", "0123456789abcdef0123456789abcdef01234567"])
+def test_major_tag_or_commit_ref_takes_the_version_from_the_actions_cargo_toml(
+    runner: Runner, release_server: ReleaseServer, ref: str
+) -> None:
+    release_server.publish("1.2.3")
+
+    result = runner.install_and_run(ECS_POC_INSTALL_ACTION_REF=ref)
+
+    assert result.returncode == 0, result.stderr
+    assert runner.ran_marker.read_text() == "1.2.3 x86_64-unknown-linux-gnu\n"
+
+
+def test_major_tag_of_this_repository_asks_for_the_release_its_cargo_toml_names(
+    runner: Runner, release_server: ReleaseServer
+) -> None:
+    version = re.search(r'^version = "([^"]+)"', (REPO / "Cargo.toml").read_text(), re.MULTILINE)
+    assert version is not None
+    release_server.publish(version.group(1))
+    env_without_source = {k: v for k, v in runner.env.items() if k != "ECS_POC_INSTALL_SOURCE_DIR"}
+    runner.env = env_without_source
+
+    result = runner.install_and_run(ECS_POC_INSTALL_ACTION_REF="v0")
+
+    assert result.returncode == 0, result.stderr
+    assert f"/releases/download/v{version.group(1)}/sha256.sum" in release_server.requests
+
+
+def test_explicit_version_that_does_not_exist_is_an_error_not_a_build(
+    runner: Runner, release_server: ReleaseServer
+) -> None:
+    release_server.publish("1.2.3")
+
+    result = runner.install_and_run(ECS_POC_INSTALL_VERSION="v9.9.9")
+
+    assert result.returncode == 5
+    assert "release v9.9.9 not found" in result.stderr
+    assert "Check the 'version' input" in result.stderr
+    assert runner.cargo_calls() == []
+    assert not runner.ran_marker.exists()
+
+
+def test_explicit_version_wins_over_the_actions_ref(runner: Runner, release_server: ReleaseServer) -> None:
+    release_server.publish("1.2.3")
+    release_server.publish("1.3.0")
+
+    result = runner.install_and_run(ECS_POC_INSTALL_VERSION="1.3.0", ECS_POC_INSTALL_ACTION_REF="v1.2.3")
+
+    assert result.returncode == 0, result.stderr
+    assert runner.ran_marker.read_text() == "1.3.0 x86_64-unknown-linux-gnu\n"
+
+
+def test_version_that_is_not_a_release_number_is_rejected(runner: Runner) -> None:
+    result = runner.install_and_run(ECS_POC_INSTALL_VERSION="latest")
+
+    assert result.returncode == 2
+    assert "'latest' is not a release version such as 1.2.3" in result.stderr
+
+
+def test_platform_without_a_published_binary_builds_from_source(runner: Runner, release_server: ReleaseServer) -> None:
+    release_server.publish("1.2.3")
+
+    result = runner.install_and_run(RUNNER_OS="macOS", RUNNER_ARCH="ARM64")
+
+    assert result.returncode == 0, result.stderr
+    assert "no release binary is published for macOS ARM64" in result.stderr
+    assert release_server.requests == []
+    assert runner.ran_marker.read_text() == "source-build\n"
+
+
+def test_release_without_this_platforms_asset_builds_from_source(
+    runner: Runner, release_server: ReleaseServer
+) -> None:
+    release_server.publish("1.2.3", targets=("x86_64-unknown-linux-gnu",))
+
+    result = runner.install_and_run(RUNNER_ARCH="ARM64")
+
+    assert result.returncode == 0, result.stderr
+    assert "publishes no binary for Linux ARM64" in result.stderr
+    assert runner.ran_marker.read_text() == "source-build\n"
+
+
+def test_server_error_fails_clearly_instead_of_building(runner: Runner, release_server: ReleaseServer) -> None:
+    release_server.publish("1.2.3")
+    release_server.status_override["/releases/download/v1.2.3/sha256.sum"] = 503
+
+    result = runner.install_and_run()
+
+    assert result.returncode == 5
+    assert "could not download" in result.stderr and "HTTP 503" in result.stderr
+    # A transient error is retried before giving up.
+    assert release_server.requests.count("/releases/download/v1.2.3/sha256.sum") == 4
+    assert runner.cargo_calls() == []
+    assert not runner.ran_marker.exists()
+
+
+def test_source_build_without_cargo_says_what_to_do(runner: Runner) -> None:
+    # /usr/bin:/bin carries bash, curl and coreutils but no cargo (rustup installs it under ~/.cargo).
+    result = runner.install_and_run(ECS_POC_INSTALL_ACTION_REF="main", PATH="/usr/bin:/bin")
+
+    assert result.returncode == 5
+    assert "cargo is not on PATH" in result.stderr
+    assert "use a released version of the action" in result.stderr
