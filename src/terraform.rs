@@ -2,12 +2,20 @@
 //! CONTRACT (owned by the AWS-stages helper; the pipeline calls exactly these):
 //!   Terraform::new(binary, child_env) ; init(stack) ; plan(stack, PlanMode) -> Plan ;
 //!   apply(stack, &Plan) ; outputs(stack) -> Outputs ; summarize(&show_json) -> PlanSummary.
-#![allow(dead_code, unused_variables)]
+//!
+//! Terraform runs as a child process with the stack directory as its working directory. The
+//! credentials reach it only through `child_env` (never argv, never logged). Its stderr is
+//! carried in errors unredacted: the caller passes every error through the masker.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::Result;
+use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::process::Command;
+
+use crate::{Error, Result};
 
 /// One terraform root module and where its state lives.
 #[derive(Debug, Clone)]
@@ -38,6 +46,13 @@ pub struct PlanSummary {
     pub resources: Vec<ResourceChange>,
 }
 
+impl PlanSummary {
+    /// Resources that change (reads of data sources do not count).
+    pub fn total(&self) -> usize {
+        self.add + self.change + self.destroy + self.replace
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ResourceChange {
     pub address: String,
@@ -63,25 +78,437 @@ pub struct Terraform {
     pub child_env: Vec<(String, String)>,
 }
 
+/// What one terraform invocation left behind.
+struct Finished {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+/// Lines of stderr kept in an error: enough for terraform's diagnostics, not a whole log.
+const STDERR_TAIL_LINES: usize = 60;
+
 impl Terraform {
     pub fn new(binary: impl Into<PathBuf>, child_env: Vec<(String, String)>) -> Self {
-        Self { binary: binary.into(), child_env }
+        Self {
+            binary: binary.into(),
+            child_env,
+        }
     }
+
+    /// `terraform init` with the stack's S3 backend. `-reconfigure` because one stack directory
+    /// serves many states (pr-1, pr-2, main): the backend key changes between runs.
     pub async fn init(&self, stack: &Stack) -> Result<()> {
-        todo!()
+        let args = vec![
+            "init".to_string(),
+            "-input=false".into(),
+            "-no-color".into(),
+            "-reconfigure".into(),
+            format!("-backend-config=bucket={}", stack.backend_bucket),
+            format!("-backend-config=key={}", stack.backend_key),
+            format!("-backend-config=region={}", stack.backend_region),
+            "-backend-config=use_lockfile=true".into(),
+        ];
+        let done = self.run(stack, &args, false).await?;
+        if done.code != 0 {
+            let hint = if done.stderr.contains("NoSuchBucket")
+                || done.stderr.contains("bucket does not exist")
+            {
+                format!(
+                    "the state bucket `{}` does not exist in {}: create it with terraform/bootstrap or fix the state-bucket input",
+                    stack.backend_bucket, stack.backend_region
+                )
+            } else {
+                "check the state-bucket and aws-region inputs and that the role may read and write the bucket".into()
+            };
+            return Err(self.failure("init", stack, &done).with_hint(hint));
+        }
+        Ok(())
     }
+
+    /// Plan to a saved file (`-detailed-exitcode`: 0 no changes, 2 changes) and summarise it.
     pub async fn plan(&self, stack: &Stack, mode: PlanMode) -> Result<Plan> {
-        todo!()
+        let file = plan_file(stack)?;
+        let mut args = vec![
+            "plan".to_string(),
+            "-input=false".into(),
+            "-no-color".into(),
+            "-detailed-exitcode".into(),
+            "-lock-timeout=300s".into(),
+            format!("-out={}", file.display()),
+        ];
+        if mode == PlanMode::Destroy {
+            args.push("-destroy".into());
+        }
+        for (name, value) in &stack.vars {
+            args.push("-var".into());
+            args.push(format!("{name}={value}"));
+        }
+        let done = self.run(stack, &args, false).await?;
+        let has_changes = match done.code {
+            0 => false,
+            2 => true,
+            _ => {
+                return Err(self
+                    .failure("plan", stack, &done)
+                    .with_hint(hint_for(&done.stderr)));
+            }
+        };
+        let file_arg = file.display().to_string();
+        let json = self
+            .run(
+                stack,
+                &["show".into(), "-json".into(), file_arg.clone()],
+                false,
+            )
+            .await?;
+        if json.code != 0 {
+            return Err(self.failure("show -json", stack, &json));
+        }
+        let show: serde_json::Value = serde_json::from_str(json.stdout.trim()).map_err(|e| {
+            Error::terraform(format!(
+                "`terraform show -json` printed something that is not JSON: {e}"
+            ))
+            .with_hint("check that terraform-binary is terraform >= 1.5 or OpenTofu")
+        })?;
+        let summary = summarize(&show)?;
+        let text = self
+            .run(stack, &["show".into(), "-no-color".into(), file_arg], false)
+            .await?;
+        if text.code != 0 {
+            return Err(self.failure("show", stack, &text));
+        }
+        tracing::info!(
+            stack = %stack.backend_key,
+            add = summary.add,
+            change = summary.change,
+            destroy = summary.destroy,
+            replace = summary.replace,
+            "plan saved"
+        );
+        Ok(Plan {
+            file,
+            has_changes,
+            text: text.stdout,
+            summary,
+        })
     }
+
+    /// Apply exactly the saved plan; a stale plan (state moved on) fails rather than re-planning.
     pub async fn apply(&self, stack: &Stack, plan: &Plan) -> Result<()> {
-        todo!()
+        let args = vec![
+            "apply".to_string(),
+            "-input=false".into(),
+            "-no-color".into(),
+            "-lock-timeout=300s".into(),
+            plan.file.display().to_string(),
+        ];
+        let done = self.run(stack, &args, true).await?;
+        // The plan file holds the variables' values; it is of no use once applied.
+        let _ = std::fs::remove_file(&plan.file);
+        if done.code != 0 {
+            return Err(self
+                .failure("apply", stack, &done)
+                .with_hint(hint_for(&done.stderr)));
+        }
+        Ok(())
     }
+
+    /// `terraform output -json` flattened to name -> value.
     pub async fn outputs(&self, stack: &Stack) -> Result<Outputs> {
-        todo!()
+        let done = self
+            .run(
+                stack,
+                &["output".into(), "-json".into(), "-no-color".into()],
+                false,
+            )
+            .await?;
+        if done.code != 0 {
+            return Err(self.failure("output", stack, &done));
+        }
+        parse_outputs(&done.stdout)
     }
+
+    async fn run(&self, stack: &Stack, args: &[String], stream: bool) -> Result<Finished> {
+        let subcommand = args.first().map(String::as_str).unwrap_or_default();
+        tracing::debug!(binary = %self.binary.display(), dir = %stack.dir.display(), subcommand, "terraform");
+        let mut cmd = Command::new(&self.binary);
+        cmd.args(args)
+            .current_dir(&stack.dir)
+            .env("TF_IN_AUTOMATION", "true")
+            .env("CHECKPOINT_DISABLE", "true")
+            .env("TF_INPUT", "false")
+            .envs(self.child_env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        let mut child = cmd.spawn().map_err(|e| {
+            Error::terraform(format!("cannot run `{}`: {e}", self.binary.display())).with_hint(
+                "install terraform (or OpenTofu) or set the terraform-binary input to its path",
+            )
+        })?;
+        let out = child
+            .stdout
+            .take()
+            .ok_or_else(|| Error::terraform("terraform stdout not captured"))?;
+        let err = child
+            .stderr
+            .take()
+            .ok_or_else(|| Error::terraform("terraform stderr not captured"))?;
+        let (stdout, stderr, status) =
+            tokio::join!(collect(out, stream), collect(err, false), child.wait());
+        let status = status
+            .map_err(|e| Error::terraform(format!("waiting for terraform {subcommand}: {e}")))?;
+        Ok(Finished {
+            code: status.code().unwrap_or(-1),
+            stdout,
+            stderr,
+        })
+    }
+
+    fn failure(&self, what: &str, stack: &Stack, done: &Finished) -> Error {
+        let lines: Vec<&str> = done
+            .stderr
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .collect();
+        let tail = lines[lines.len().saturating_sub(STDERR_TAIL_LINES)..].join("\n");
+        Error::terraform(format!(
+            "`terraform {what}` failed (exit {}) in {} for state {}:\n{tail}",
+            done.code,
+            stack.dir.display(),
+            stack.backend_key
+        ))
+    }
+}
+
+/// Read a child's pipe to the end; when `stream`, also log each line as it comes (apply can take
+/// minutes and silence looks like a hang).
+async fn collect(pipe: impl AsyncRead + Unpin, stream: bool) -> String {
+    let mut lines = BufReader::new(pipe).lines();
+    let mut all = String::new();
+    while let Ok(Some(line)) = lines.next_line().await {
+        if stream && !line.trim().is_empty() {
+            tracing::info!(target: "terraform", "{line}");
+        }
+        all.push_str(&line);
+        all.push('\n');
+    }
+    all
+}
+
+fn hint_for(stderr: &str) -> String {
+    if stderr.contains("Error acquiring the state lock") || stderr.contains("PreconditionFailed") {
+        "another run holds the state lock; wait for it, or if it died run `terraform force-unlock` with the lock ID shown".into()
+    } else if stderr.contains("Saved plan is stale") {
+        "the state changed since the plan was made; run the deploy again to plan afresh".into()
+    } else if stderr.contains("No value for required variable") {
+        "a required terraform variable has no value; set it in ecs-poc.yml or as a default in the stack".into()
+    } else if stderr.contains("ExpiredToken")
+        || stderr.contains("InvalidClientTokenId")
+        || stderr.contains("no valid credential")
+    {
+        "the AWS credentials were refused or expired; check role-to-assume and role-duration-seconds".into()
+    } else {
+        "read terraform's error above; fix the stack or its inputs and run again".into()
+    }
+}
+
+fn plan_file(stack: &Stack) -> Result<PathBuf> {
+    static SEQ: AtomicU64 = AtomicU64::new(0);
+    let dir = std::env::temp_dir().join(format!("ecs-poc-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| {
+        Error::terraform(format!(
+            "cannot create a directory for the plan file ({}): {e}",
+            dir.display()
+        ))
+    })?;
+    let name: String = stack
+        .backend_key
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let seq = SEQ.fetch_add(1, Ordering::Relaxed);
+    Ok(absolute(&dir.join(format!("{name}-{seq}.tfplan"))))
+}
+
+fn absolute(p: &Path) -> PathBuf {
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        std::env::current_dir()
+            .map(|d| d.join(p))
+            .unwrap_or_else(|_| p.to_path_buf())
+    }
+}
+
+/// Parse `terraform output -json` (`{"name": {"value": .., "type": .., "sensitive": ..}}`).
+pub fn parse_outputs(text: &str) -> Result<Outputs> {
+    let raw: BTreeMap<String, serde_json::Value> =
+        serde_json::from_str(text.trim()).map_err(|e| {
+            Error::terraform(format!(
+                "`terraform output -json` is not the expected JSON: {e}"
+            ))
+        })?;
+    Ok(raw
+        .into_iter()
+        .map(|(name, v)| {
+            let value = v.get("value").cloned().unwrap_or(serde_json::Value::Null);
+            (name, value)
+        })
+        .collect())
 }
 
 /// Summary from `terraform show -json PLAN`; a replace counts as a replace.
 pub fn summarize(show_json: &serde_json::Value) -> Result<PlanSummary> {
-    todo!()
+    let changes = match show_json.get("resource_changes") {
+        None | Some(serde_json::Value::Null) => return Ok(PlanSummary::default()),
+        Some(serde_json::Value::Array(items)) => items,
+        Some(_) => {
+            return Err(Error::terraform(
+                "plan JSON: `resource_changes` is not a list",
+            ));
+        }
+    };
+    let mut summary = PlanSummary::default();
+    for rc in changes {
+        let address = rc
+            .get("address")
+            .and_then(|a| a.as_str())
+            .ok_or_else(|| Error::terraform("plan JSON: a resource change has no address"))?;
+        let actions: Vec<&str> = rc
+            .pointer("/change/actions")
+            .and_then(|a| a.as_array())
+            .ok_or_else(|| Error::terraform(format!("plan JSON: {address} has no change.actions")))?
+            .iter()
+            .filter_map(|a| a.as_str())
+            .collect();
+        let action = match actions.as_slice() {
+            ["no-op"] => continue,
+            ["create"] => {
+                summary.add += 1;
+                "create"
+            }
+            ["update"] => {
+                summary.change += 1;
+                "update"
+            }
+            ["delete"] => {
+                summary.destroy += 1;
+                "delete"
+            }
+            ["delete", "create"] | ["create", "delete"] => {
+                summary.replace += 1;
+                "replace"
+            }
+            ["read"] => "read",
+            other => {
+                return Err(Error::terraform(format!(
+                    "plan JSON: {address} has unknown actions {other:?}"
+                )));
+            }
+        };
+        summary.resources.push(ResourceChange {
+            address: address.to_string(),
+            action: action.to_string(),
+        });
+    }
+    Ok(summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture(name: &str) -> serde_json::Value {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/plans")
+            .join(name);
+        let text =
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    }
+
+    fn actions(s: &PlanSummary) -> Vec<(&str, &str)> {
+        s.resources
+            .iter()
+            .map(|r| (r.address.as_str(), r.action.as_str()))
+            .collect()
+    }
+
+    #[test]
+    fn create_counts_every_new_resource() {
+        let s = summarize(&fixture("create.json")).unwrap();
+        assert_eq!((s.add, s.change, s.destroy, s.replace), (3, 0, 0, 0));
+        assert!(
+            s.resources.iter().all(|r| r.action == "create"),
+            "{:?}",
+            s.resources
+        );
+    }
+
+    #[test]
+    fn in_place_update_is_a_change() {
+        let s = summarize(&fixture("update.json")).unwrap();
+        assert_eq!((s.add, s.change, s.destroy, s.replace), (0, 1, 0, 0));
+        assert_eq!(actions(&s), vec![("aws_ssm_parameter.version", "update")]);
+    }
+
+    #[test]
+    fn a_replace_is_only_a_replace() {
+        let s = summarize(&fixture("replace.json")).unwrap();
+        assert_eq!((s.add, s.change, s.destroy, s.replace), (0, 0, 0, 1));
+        assert_eq!(actions(&s), vec![("aws_s3_bucket.data", "replace")]);
+    }
+
+    #[test]
+    fn destroy_plan_deletes_everything() {
+        let s = summarize(&fixture("destroy.json")).unwrap();
+        assert_eq!((s.add, s.change, s.destroy, s.replace), (0, 0, 3, 0));
+        assert!(s.resources.iter().all(|r| r.action == "delete"));
+    }
+
+    #[test]
+    fn no_op_plan_is_empty() {
+        let s = summarize(&fixture("no-op.json")).unwrap();
+        assert_eq!(s, PlanSummary::default());
+        assert_eq!(s.total(), 0);
+    }
+
+    #[test]
+    fn create_before_destroy_replace_counts_once() {
+        let v = serde_json::json!({"resource_changes": [
+            {"address": "a.b", "change": {"actions": ["create", "delete"]}},
+            {"address": "data.x.y", "change": {"actions": ["read"]}}
+        ]});
+        let s = summarize(&v).unwrap();
+        assert_eq!((s.add, s.destroy, s.replace), (0, 0, 1));
+        assert_eq!(actions(&s), vec![("a.b", "replace"), ("data.x.y", "read")]);
+    }
+
+    #[test]
+    fn malformed_plan_json_is_an_error_not_a_silent_zero() {
+        let v = serde_json::json!({"resource_changes": [{"address": "a.b", "change": {}}]});
+        let e = summarize(&v).unwrap_err();
+        assert_eq!(e.exit_code(), 4);
+        assert!(e.to_string().contains("a.b"));
+        let v = serde_json::json!({"resource_changes": [{"address": "a.b", "change": {"actions": ["explode"]}}]});
+        assert!(summarize(&v).is_err());
+    }
+
+    #[test]
+    fn outputs_are_flattened_to_values() {
+        let o = parse_outputs(r#"{"url": {"sensitive": false, "type": "string", "value": "http://x/"}, "n": {"type": "number", "value": 2}}"#)
+            .unwrap();
+        assert_eq!(o["url"], serde_json::json!("http://x/"));
+        assert_eq!(o["n"], serde_json::json!(2));
+        assert!(parse_outputs("not json").is_err());
+    }
 }

@@ -308,7 +308,12 @@ pub fn terraform_bin() -> Result<PathBuf, String> {
 }
 
 /// A CLI config that installs hashicorp/aws from the `/opt/tf-plugins` mirror only; written into `dir`.
+/// Prefers the harness's `$ECS_POC_CACHE/terraform/cli.tfrc` (`.ci/setup-terraform.sh`).
 pub fn terraform_cli_config(dir: &Path) -> Result<PathBuf, String> {
+    let harness = cache_dir().join("terraform/cli.tfrc");
+    if harness.exists() {
+        return Ok(harness);
+    }
     let mirror = std::env::var("ECS_POC_TF_PLUGINS").unwrap_or_else(|_| "/opt/tf-plugins".into());
     if !Path::new(&mirror)
         .join("registry.terraform.io/hashicorp/aws")
@@ -322,4 +327,42 @@ pub fn terraform_cli_config(dir: &Path) -> Result<PathBuf, String> {
     let path = dir.join("terraformrc");
     std::fs::write(&path, text).map_err(|e| format!("write {}: {e}", path.display()))?;
     Ok(path)
+}
+
+/// Everything a terraform child needs to run against the emulator at `endpoint`: the AWS
+/// variables, the provider mirror config, and path-style S3 for the backend (the standard
+/// `TF_CLI_ARGS_init`, so the binary under test needs no emulator switch).
+pub fn terraform_child_env(
+    endpoint: &str,
+    scratch: &Path,
+) -> Result<Vec<(String, String)>, String> {
+    let mut env = aws_env(endpoint);
+    let config = terraform_cli_config(scratch)?;
+    env.push(("TF_CLI_CONFIG_FILE".into(), config.display().to_string()));
+    env.push((
+        "TF_CLI_ARGS_init".into(),
+        "-backend-config=use_path_style=true".into(),
+    ));
+    let plugin_cache = cache_dir().join("terraform/plugin-cache");
+    if plugin_cache.is_dir() {
+        env.push((
+            "TF_PLUGIN_CACHE_DIR".into(),
+            plugin_cache.display().to_string(),
+        ));
+    }
+    Ok(env)
+}
+
+/// Copy a fixture directory (flat) to `dest`, so terraform's `.terraform/` never lands in the repo.
+pub fn copy_fixture(name: &str, dest: &Path) -> std::io::Result<PathBuf> {
+    let src = repo_root().join("tests/fixtures").join(name);
+    let out = dest.join(name);
+    std::fs::create_dir_all(&out)?;
+    for entry in std::fs::read_dir(&src)? {
+        let entry = entry?;
+        if entry.file_type()?.is_file() {
+            std::fs::copy(entry.path(), out.join(entry.file_name()))?;
+        }
+    }
+    Ok(out)
 }
