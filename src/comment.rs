@@ -1,1 +1,334 @@
-//! Owned by the core helper (see lib.rs).
+//! The pull request comment: rendered from a [`Report`], found again by a hidden marker and
+//! the token's login, and updated in place, so a pull request has exactly one.
+//!
+//! GitHub rejects comment bodies over 65,536 characters; plans are cut at a line boundary to
+//! fit, and the comment says so and where the full plan is (the job summary).
+
+use crate::Result;
+use crate::github::GitHubApi;
+use crate::report::{PlanRecord, Report, StageStatus, Status};
+
+/// GitHub's limit for an issue comment body.
+pub const GITHUB_COMMENT_LIMIT: usize = 65_536;
+/// What we allow ourselves, leaving room for GitHub counting differently than we do.
+pub const COMMENT_BUDGET: usize = 60_000;
+/// `$GITHUB_STEP_SUMMARY` accepts 1 MiB per step.
+pub const SUMMARY_BUDGET: usize = 900_000;
+
+/// The hidden line that identifies our comment for a stack.
+pub fn marker(stack: &str) -> String {
+    format!("<!-- ecs-poc:{stack} -->")
+}
+
+/// A fence longer than any run of backticks in `text`, so a plan cannot close it early.
+pub fn fence_for(text: &str) -> String {
+    let mut longest = 0;
+    let mut run = 0;
+    for c in text.chars() {
+        if c == '`' {
+            run += 1;
+            longest = longest.max(run);
+        } else {
+            run = 0;
+        }
+    }
+    "`".repeat((longest + 1).max(3))
+}
+
+/// Cuts `text` to at most `budget` bytes at a line boundary. Returns the kept text and how
+/// many lines were dropped.
+pub fn truncate_lines(text: &str, budget: usize) -> (String, usize) {
+    if text.len() <= budget {
+        return (text.to_string(), 0);
+    }
+    let mut kept = String::new();
+    let mut lines = text.split_inclusive('\n');
+    for line in lines.by_ref() {
+        if kept.len() + line.len() > budget {
+            let dropped = 1 + lines.count();
+            return (kept, dropped);
+        }
+        kept.push_str(line);
+    }
+    (kept, 0)
+}
+
+fn escape_cell(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', " ")
+}
+
+fn short(sha: &str) -> &str {
+    sha.get(..7).unwrap_or(sha)
+}
+
+fn headline(r: &Report) -> String {
+    let stack = r.stack.as_deref().unwrap_or("?");
+    match (r.command.as_str(), r.status) {
+        (_, Status::Failure) => {
+            let at = r
+                .error
+                .as_ref()
+                .and_then(|e| e.stage.clone())
+                .map(|s| format!(" at {s}"))
+                .unwrap_or_default();
+            format!("### :x: ecs-poc {} of `{stack}` failed{at}", r.command)
+        }
+        ("deploy", _) => format!("### :rocket: `{stack}` is deployed"),
+        ("plan", _) => format!("### :clipboard: Plan for `{stack}` (nothing applied)"),
+        ("destroy", _) if r.dry_run => {
+            format!("### :broom: `{stack}` would be torn down (dry run)")
+        }
+        ("destroy", _) => {
+            let when = r.torn_down_at.as_deref().unwrap_or("now");
+            format!("### :broom: `{stack}` was torn down at {when}")
+        }
+        (cmd, _) => format!("### ecs-poc {cmd} of `{stack}` succeeded"),
+    }
+}
+
+fn stages_table(r: &Report) -> String {
+    if r.stages.is_empty() {
+        return String::new();
+    }
+    let mut s = String::from("| Stage | Result | Time | Detail |\n|---|---|---:|---|\n");
+    for st in &r.stages {
+        let result = match st.status {
+            StageStatus::Ok => ":white_check_mark: ok",
+            StageStatus::Skipped => ":fast_forward: skipped",
+            StageStatus::Failed => ":x: failed",
+        };
+        let detail = st.detail.as_deref().map(escape_cell).unwrap_or_default();
+        s.push_str(&format!(
+            "| {} | {result} | {:.1} s | {detail} |\n",
+            st.name, st.seconds
+        ));
+    }
+    s
+}
+
+fn plan_table(plans: &[PlanRecord]) -> String {
+    if plans.is_empty() {
+        return String::new();
+    }
+    let mut s = String::from(
+        "| Stack | Add | Change | Replace | Destroy | |\n|---|---:|---:|---:|---:|---|\n",
+    );
+    for p in plans {
+        let how = if p.applied { "applied" } else { "plan only" };
+        let sm = &p.summary;
+        s.push_str(&format!(
+            "| `{}` | {} | {} | {} | {} | {how} |\n",
+            p.stack, sm.add, sm.change, sm.replace, sm.destroy
+        ));
+    }
+    s
+}
+
+fn plan_block(p: &PlanRecord, budget: usize) -> String {
+    let (text, dropped) = truncate_lines(&p.text, budget);
+    let fence = fence_for(&text);
+    let mut s = format!(
+        "<details><summary>Plan: <code>{}</code> ({} change{})</summary>\n\n{fence}text\n{}",
+        p.stack,
+        p.changes(),
+        if p.changes() == 1 { "" } else { "s" },
+        text
+    );
+    if !text.ends_with('\n') {
+        s.push('\n');
+    }
+    s.push_str(&format!("{fence}\n"));
+    if dropped > 0 {
+        s.push_str(&format!(
+            "\n:warning: Plan truncated to fit GitHub's comment limit: {dropped} more line{} in the job summary of this run.\n",
+            if dropped == 1 { "" } else { "s" }
+        ));
+    }
+    s.push_str("</details>\n\n");
+    s
+}
+
+fn details(r: &Report) -> String {
+    let mut s = String::new();
+    if let Some(e) = &r.endpoint {
+        s.push_str(&format!("**Endpoint:** {e}\n\n"));
+    }
+    if let Some(i) = &r.image {
+        let reused = if i.reused {
+            " (already in ECR, not rebuilt)"
+        } else {
+            ""
+        };
+        s.push_str(&format!(
+            "**Image:** `{}:{}`{reused}<br>**Digest:** `{}`\n\n",
+            i.repository_uri, i.tag, i.digest
+        ));
+    }
+    if let Some(ro) = &r.rollout {
+        let unchanged = if ro.unchanged {
+            " (unchanged: the service already ran it)"
+        } else {
+            ""
+        };
+        s.push_str(&format!(
+            "**Task definition:** `{}` revision {}{unchanged}\n\n",
+            ro.task_definition_arn, ro.revision
+        ));
+    }
+    if let Some(v) = &r.smoke_version {
+        s.push_str(&format!(
+            "**Smoke check:** `/healthz` answered version `{v}`\n\n"
+        ));
+    }
+    if !r.deleted_images.is_empty() {
+        s.push_str(&format!(
+            "**Images deleted:** {}\n\n",
+            r.deleted_images.len()
+        ));
+    }
+    if !r.swept.is_empty() {
+        s.push_str("| Stack | Pull request | Action |\n|---|---|---|\n");
+        for w in &r.swept {
+            s.push_str(&format!(
+                "| `{}` | {} | {} |\n",
+                w.stack, w.pull_request_state, w.action
+            ));
+        }
+        s.push('\n');
+    }
+    for n in &r.notes {
+        s.push_str(&format!("> {}\n\n", escape_cell(n)));
+    }
+    if let Some(e) = &r.error {
+        s.push_str(&format!(
+            "**Error** ({}, exit code {}):\n\n",
+            e.category, e.exit_code
+        ));
+        let fence = fence_for(&e.message);
+        s.push_str(&format!("{fence}text\n{}\n{fence}\n\n", e.message));
+        if let Some(h) = &e.hint {
+            s.push_str(&format!("**What to do:** {h}\n\n"));
+        }
+    }
+    s
+}
+
+fn footer(r: &Report) -> String {
+    let mut parts = Vec::new();
+    if let Some(c) = &r.commit {
+        parts.push(format!("commit `{}`", short(c)));
+    }
+    if let Some(u) = &r.run_url {
+        parts.push(format!("[run]({u})"));
+    }
+    let now = time::OffsetDateTime::now_utc()
+        .format(&time::macros::format_description!(
+            "[year]-[month]-[day] [hour]:[minute]:[second] UTC"
+        ))
+        .unwrap_or_default();
+    parts.push(format!("updated {now}"));
+    format!("<sub>ecs-poc · {}</sub>\n", parts.join(" · "))
+}
+
+/// Renders a report to Markdown whose length is at most `budget` bytes, truncating the plan
+/// blocks (never the summary) when needed.
+pub fn render_within(r: &Report, budget: usize, with_marker: bool) -> String {
+    let head = if with_marker {
+        format!("{}\n", marker(r.stack.as_deref().unwrap_or("none")))
+    } else {
+        String::new()
+    };
+    let fixed_top = format!(
+        "{head}{}\n\n{}{}",
+        headline(r),
+        details(r),
+        plan_table(&r.plans)
+    );
+    let stages = stages_table(r);
+    let foot = footer(r);
+    let with_changes: Vec<&PlanRecord> = r
+        .plans
+        .iter()
+        .filter(|p| !p.text.trim().is_empty())
+        .collect();
+    // Each block costs its wrapper (~300 bytes) plus its share of what remains.
+    let fixed = fixed_top.len() + stages.len() + foot.len() + 2 + with_changes.len() * 400;
+    let share = if with_changes.is_empty() {
+        0
+    } else {
+        budget.saturating_sub(fixed) / with_changes.len()
+    };
+    let mut body = fixed_top;
+    body.push('\n');
+    for p in with_changes {
+        body.push_str(&plan_block(p, share));
+    }
+    body.push_str(&stages);
+    body.push('\n');
+    body.push_str(&foot);
+    body
+}
+
+/// The pull request comment (with marker, within GitHub's limit).
+pub fn render_comment(r: &Report) -> String {
+    render_within(r, COMMENT_BUDGET, true)
+}
+
+/// The step summary: the same report with the full plans (up to the summary's own limit).
+pub fn render_summary(r: &Report) -> String {
+    render_within(r, SUMMARY_BUDGET, false)
+}
+
+/// What the upsert did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Upserted {
+    Created(u64),
+    Updated(u64),
+}
+
+/// Creates the pull request's comment for `stack`, or updates the one we made before: ours is
+/// the one with our marker written by the token's own login (so a quoted marker in someone
+/// else's comment is never edited).
+pub async fn upsert(
+    api: &GitHubApi,
+    pull_request: u64,
+    stack: &str,
+    body: &str,
+) -> Result<Upserted> {
+    let login = api.login().await?;
+    let mark = marker(stack);
+    let existing = api
+        .list_comments(pull_request)
+        .await?
+        .into_iter()
+        .find(|c| c.author.eq_ignore_ascii_case(&login) && c.body.contains(&mark));
+    match existing {
+        Some(c) => api
+            .update_comment(c.id, body)
+            .await
+            .map(|c| Upserted::Updated(c.id)),
+        None => api
+            .create_comment(pull_request, body)
+            .await
+            .map(|c| Upserted::Created(c.id)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fences_outgrow_backticks_in_the_text() {
+        assert_eq!(fence_for("no ticks"), "```");
+        assert_eq!(fence_for("a ```` b"), "`````");
+    }
+
+    #[test]
+    fn truncation_keeps_whole_lines() {
+        let text = "aaaa\nbbbb\ncccc\n";
+        assert_eq!(truncate_lines(text, 100), (text.to_string(), 0));
+        assert_eq!(truncate_lines(text, 11), ("aaaa\nbbbb\n".to_string(), 1));
+        assert_eq!(truncate_lines(text, 3), (String::new(), 3));
+    }
+}

@@ -1,1 +1,470 @@
-//! Owned by the core helper (see lib.rs).
+//! Settings: flags, `ECS_POC_*`/`INPUT_*` environment, the project file `ecs-poc.yml`, and
+//! defaults, merged in that order of precedence into one validated [`Settings`].
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use schemars::JsonSchema;
+use secrecy::SecretString;
+use serde::Deserialize;
+
+use crate::cli::{Command, Options, OutputFormat};
+use crate::{Error, Result};
+
+/// Where variables come from; a map in tests, the process environment otherwise.
+pub trait Env: Send + Sync {
+    fn var(&self, name: &str) -> Option<String>;
+}
+
+pub struct ProcessEnv;
+
+impl Env for ProcessEnv {
+    fn var(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok()
+    }
+}
+
+impl Env for HashMap<String, String> {
+    fn var(&self, name: &str) -> Option<String> {
+        self.get(name).cloned()
+    }
+}
+
+impl Env for BTreeMap<String, String> {
+    fn var(&self, name: &str) -> Option<String> {
+        self.get(name).cloned()
+    }
+}
+
+pub const DEFAULT_CONFIG: &str = "ecs-poc.yml";
+pub const DEFAULT_REGION: &str = "eu-west-2";
+
+/// `ecs-poc.yml`: project settings that rarely change between runs. Every key is optional.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+#[schemars(
+    title = "ecs-poc.yml",
+    description = "Project settings for ecs-poc. Flags, ECS_POC_* variables and action inputs override these."
+)]
+pub struct FileConfig {
+    /// AWS region of the stacks (default eu-west-2).
+    pub aws_region: Option<String>,
+    /// S3 bucket holding the terraform state.
+    pub state_bucket: Option<String>,
+    /// IAM role ARN to assume through GitHub OIDC.
+    pub role_to_assume: Option<String>,
+    /// Lifetime of the assumed role's credentials in seconds (900-43200).
+    pub role_duration_seconds: Option<u32>,
+    /// `terraform`, `tofu`, or a path to either.
+    pub terraform_binary: Option<String>,
+    /// Seconds to wait for a rollout (default 900).
+    pub wait_timeout: Option<u64>,
+    /// Check `<endpoint>/healthz` after the rollout (default true).
+    pub smoke_check: Option<bool>,
+    #[serde(default)]
+    pub stacks: StacksConfig,
+    #[serde(default)]
+    pub image: ImageConfig,
+    #[serde(default)]
+    pub service: ServiceConfig,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct StacksConfig {
+    /// Directory of the shared stack (default terraform/stacks/shared).
+    pub shared: Option<PathBuf>,
+    /// Directory of the per-pull-request stack (default terraform/stacks/preview).
+    pub preview: Option<PathBuf>,
+    /// Extra `-var` values for the preview stack.
+    #[serde(default)]
+    pub preview_vars: BTreeMap<String, String>,
+    /// Extra `-var` values for the shared stack.
+    #[serde(default)]
+    pub shared_vars: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ImageConfig {
+    /// ECR repository name (default ecs-poc, the shared stack's default).
+    pub repository: Option<String>,
+    /// Docker build context (default .).
+    pub context: Option<PathBuf>,
+    /// Dockerfile (default <context>/Dockerfile).
+    pub dockerfile: Option<PathBuf>,
+    /// Extra `--build-arg` values.
+    #[serde(default)]
+    pub build_args: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ServiceConfig {
+    /// Tasks to run before autoscaling takes over (default 2).
+    #[schemars(range(min = 0))]
+    pub desired_count: Option<u32>,
+    /// Autoscaling lower bound.
+    pub min_count: Option<u32>,
+    /// Autoscaling upper bound.
+    pub max_count: Option<u32>,
+    /// Task CPU units (256 = 0.25 vCPU).
+    pub cpu: Option<u32>,
+    /// Task memory in MiB.
+    pub memory: Option<u32>,
+    /// Port the container listens on (default 8000).
+    #[schemars(range(min = 1, max = 65535))]
+    pub container_port: Option<u16>,
+    /// Health check path (default /healthz).
+    pub health_check_path: Option<String>,
+}
+
+impl FileConfig {
+    /// Parses the file's text; errors name the file, line and column.
+    pub fn parse(text: &str, path: &Path) -> Result<Self> {
+        if text.trim().is_empty() {
+            return Ok(Self::default());
+        }
+        serde_yaml_ng::from_str(text).map_err(|e| {
+            let at = e
+                .location()
+                .map(|l| format!(":{}:{}", l.line(), l.column()))
+                .unwrap_or_default();
+            Error::config(format!("{}{at}: {e}", path.display())).with_hint(
+                "see docs/cli.md or schema/ecs-poc.schema.json for the keys ecs-poc.yml accepts",
+            )
+        })
+    }
+
+    /// Loads the file; a missing file is fine unless the user named it explicitly.
+    pub fn load(path: &Path, explicit: bool) -> Result<Self> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => Self::parse(&text, path),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => Ok(Self::default()),
+            Err(e) => Err(Error::config(format!(
+                "cannot read config file {}: {e}",
+                path.display()
+            ))
+            .with_hint(
+                "pass --config with an existing file, or remove the option to use the defaults",
+            )),
+        }
+    }
+}
+
+/// The JSON schema of `ecs-poc.yml`, as committed under `schema/`.
+pub fn schema_json() -> String {
+    let schema = schemars::schema_for!(FileConfig);
+    let mut text = serde_json::to_string_pretty(&schema).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+/// Everything the pipeline needs, resolved and validated.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub command: Option<Command>,
+    pub role_to_assume: Option<String>,
+    pub aws_region: String,
+    pub role_session_name: Option<String>,
+    pub role_duration_seconds: u32,
+    pub github_token: Option<SecretString>,
+    pub state_bucket: Option<String>,
+    pub stack: Option<String>,
+    pub pull_request: Option<u64>,
+    pub repository: Option<String>,
+    pub config_path: PathBuf,
+    pub terraform_binary: String,
+    pub wait_timeout: Duration,
+    pub smoke_check: bool,
+    pub force: bool,
+    pub dry_run: bool,
+    pub output: OutputFormat,
+    pub shared_dir: PathBuf,
+    pub preview_dir: PathBuf,
+    pub shared_vars: BTreeMap<String, String>,
+    pub preview_vars: BTreeMap<String, String>,
+    pub image_repository: String,
+    pub context: PathBuf,
+    pub dockerfile: PathBuf,
+    pub build_args: BTreeMap<String, String>,
+    pub service: ServiceConfig,
+}
+
+/// Looks a setting up in the environment: `ECS_POC_<NAME>` first, then the action input
+/// `INPUT_<NAME>` (upper case, hyphens kept). Empty values count as unset, because an
+/// action passes every input, given or not.
+pub fn env_value(env: &dyn Env, name: &str) -> Option<String> {
+    let ours = format!("ECS_POC_{}", name.to_uppercase().replace('-', "_"));
+    let input = format!("INPUT_{}", name.to_uppercase().replace(' ', "_"));
+    [ours, input]
+        .iter()
+        .filter_map(|k| env.var(k))
+        .map(|v| v.trim().to_string())
+        .find(|v| !v.is_empty())
+}
+
+fn parsed<T: std::str::FromStr>(env: &dyn Env, name: &str, what: &str) -> Result<Option<T>> {
+    match env_value(env, name) {
+        None => Ok(None),
+        Some(v) => v.parse::<T>().map(Some).map_err(|_| {
+            Error::config(format!("{name} = `{v}` is not {what}")).with_hint(format!(
+                "set ECS_POC_{} / the `{name}` input to {what}",
+                name.to_uppercase().replace('-', "_")
+            ))
+        }),
+    }
+}
+
+fn parse_bool(env: &dyn Env, name: &str) -> Result<Option<bool>> {
+    match env_value(env, name) {
+        None => Ok(None),
+        Some(v) => match v.to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" | "on" => Ok(Some(true)),
+            "false" | "0" | "no" | "off" => Ok(Some(false)),
+            _ => Err(Error::config(format!("{name} = `{v}` is not a boolean"))
+                .with_hint(format!("use true or false for `{name}`"))),
+        },
+    }
+}
+
+impl Settings {
+    /// Merges flag > environment/input > file > default and validates the result.
+    pub fn resolve(
+        opts: &Options,
+        env: &dyn Env,
+        file: &FileConfig,
+        config_path: PathBuf,
+    ) -> Result<Self> {
+        let string = |flag: &Option<String>, name: &str, file: &Option<String>| -> Option<String> {
+            flag.clone()
+                .filter(|s| !s.is_empty())
+                .or_else(|| env_value(env, name))
+                .or_else(|| file.clone())
+        };
+        let command = match opts.command {
+            Some(c) => Some(c),
+            None => parsed::<Command>(env, "command", "one of deploy, plan, destroy, sweep")?,
+        };
+        let aws_region = string(&opts.aws_region, "aws-region", &file.aws_region)
+            .unwrap_or_else(|| DEFAULT_REGION.into());
+        let role_duration_seconds = match opts.role_duration_seconds {
+            Some(v) => v,
+            None => parsed::<u32>(env, "role-duration-seconds", "a number of seconds")?
+                .or(file.role_duration_seconds)
+                .unwrap_or(3600),
+        };
+        let wait_timeout = match opts.wait_timeout {
+            Some(v) => v,
+            None => parsed::<u64>(env, "wait-timeout", "a number of seconds")?
+                .or(file.wait_timeout)
+                .unwrap_or(900),
+        };
+        let smoke_check = match opts.smoke_check {
+            Some(v) => v,
+            None => parse_bool(env, "smoke-check")?
+                .or(file.smoke_check)
+                .unwrap_or(true),
+        };
+        let force = match opts.force {
+            Some(v) => v,
+            None => parse_bool(env, "force")?.unwrap_or(false),
+        };
+        let dry_run = match opts.dry_run {
+            Some(v) => v,
+            None => parse_bool(env, "dry-run")?.unwrap_or(false),
+        };
+        let output = match opts.output {
+            Some(v) => v,
+            None => parsed::<OutputFormat>(env, "output", "text or json")?.unwrap_or_default(),
+        };
+        let pull_request = match opts.pull_request {
+            Some(v) => Some(v),
+            None => parsed::<u64>(env, "pull-request", "a pull request number")?,
+        };
+        let github_token = string(&opts.github_token, "github-token", &None)
+            .or_else(|| env.var("GITHUB_TOKEN").filter(|t| !t.is_empty()))
+            .map(SecretString::from);
+        let repository =
+            string(&opts.repository, "repository", &None).or_else(|| env.var("GITHUB_REPOSITORY"));
+        let context = file
+            .image
+            .context
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("."));
+        let dockerfile = file
+            .image
+            .dockerfile
+            .clone()
+            .unwrap_or_else(|| context.join("Dockerfile"));
+
+        let settings = Self {
+            command,
+            role_to_assume: string(&opts.role_to_assume, "role-to-assume", &file.role_to_assume),
+            aws_region,
+            role_session_name: string(&opts.role_session_name, "role-session-name", &None),
+            role_duration_seconds,
+            github_token,
+            state_bucket: string(&opts.state_bucket, "state-bucket", &file.state_bucket),
+            stack: string(&opts.stack, "stack", &None),
+            pull_request,
+            repository,
+            config_path,
+            terraform_binary: string(
+                &opts.terraform_binary,
+                "terraform-binary",
+                &file.terraform_binary,
+            )
+            .unwrap_or_else(|| "terraform".into()),
+            wait_timeout: Duration::from_secs(wait_timeout),
+            smoke_check,
+            force,
+            dry_run,
+            output,
+            shared_dir: file
+                .stacks
+                .shared
+                .clone()
+                .unwrap_or_else(|| "terraform/stacks/shared".into()),
+            preview_dir: file
+                .stacks
+                .preview
+                .clone()
+                .unwrap_or_else(|| "terraform/stacks/preview".into()),
+            shared_vars: file.stacks.shared_vars.clone(),
+            preview_vars: file.stacks.preview_vars.clone(),
+            image_repository: file
+                .image
+                .repository
+                .clone()
+                .unwrap_or_else(|| "ecs-poc".into()),
+            context,
+            dockerfile,
+            build_args: file.image.build_args.clone(),
+            service: file.service.clone(),
+        };
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn validate(&self) -> Result<()> {
+        let region_ok = {
+            let parts: Vec<&str> = self.aws_region.split('-').collect();
+            parts.len() >= 3
+                && parts.iter().all(|p| {
+                    !p.is_empty()
+                        && p.chars()
+                            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+                })
+        };
+        if !region_ok {
+            return Err(Error::config(format!(
+                "aws-region `{}` is not an AWS region",
+                self.aws_region
+            ))
+            .with_hint("use a region code such as eu-west-2 or us-east-1"));
+        }
+        if !(900..=43200).contains(&self.role_duration_seconds) {
+            return Err(Error::config(format!(
+                "role-duration-seconds {} is outside 900-43200",
+                self.role_duration_seconds
+            ))
+            .with_hint(
+                "STS accepts 900 (15 min) up to the role's maximum session duration, at most 43200",
+            ));
+        }
+        if self.wait_timeout.is_zero() {
+            return Err(
+                Error::config("wait-timeout must be at least 1 second").with_hint(
+                    "the default is 900 seconds; a rollout on EC2 usually needs a few minutes",
+                ),
+            );
+        }
+        if let Some(role) = &self.role_to_assume
+            && !is_role_arn(role)
+        {
+            return Err(
+                Error::config(format!("role-to-assume `{role}` is not an IAM role ARN")).with_hint(
+                    "use the full ARN, e.g. arn:aws:iam::123456789012:role/ecs-poc-deploy",
+                ),
+            );
+        }
+        if let Some(stack) = &self.stack {
+            validate_stack(stack)?;
+        }
+        if let Some(repo) = &self.repository
+            && repo.split('/').filter(|p| !p.is_empty()).count() != 2
+        {
+            return Err(Error::config(format!(
+                "repository `{repo}` is not of the form owner/name"
+            )));
+        }
+        if self.pull_request == Some(0) {
+            return Err(Error::config("pull-request must be a positive number"));
+        }
+        Ok(())
+    }
+}
+
+fn is_role_arn(s: &str) -> bool {
+    // arn:<partition>:iam::<12 digits>:role/<path/name>
+    let parts: Vec<&str> = s.splitn(6, ':').collect();
+    parts.len() == 6
+        && parts[0] == "arn"
+        && parts[1].starts_with("aws")
+        && parts[2] == "iam"
+        && parts[4].len() == 12
+        && parts[4].chars().all(|c| c.is_ascii_digit())
+        && parts[5]
+            .strip_prefix("role/")
+            .is_some_and(|n| !n.is_empty())
+}
+
+/// A preview stack is `main` or `pr-<N>`; anything else could name the shared stack's state.
+pub fn validate_stack(stack: &str) -> Result<()> {
+    if stack == "main" || pr_number(stack).is_some() {
+        Ok(())
+    } else {
+        Err(
+            Error::config(format!("stack `{stack}` is not `main` or `pr-<number>`")).with_hint(
+                "stacks are named after the default branch (main) or a pull request (pr-12)",
+            ),
+        )
+    }
+}
+
+/// `pr-12` -> 12.
+pub fn pr_number(stack: &str) -> Option<u64> {
+    let n = stack.strip_prefix("pr-")?;
+    if n.is_empty() || n.starts_with('0') || !n.chars().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    n.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn role_arns() {
+        assert!(is_role_arn("arn:aws:iam::123456789012:role/deploy"));
+        assert!(is_role_arn(
+            "arn:aws-us-gov:iam::123456789012:role/path/deploy"
+        ));
+        assert!(!is_role_arn("arn:aws:iam::123:role/deploy"));
+        assert!(!is_role_arn("deploy"));
+        assert!(!is_role_arn("arn:aws:iam::123456789012:user/deploy"));
+    }
+
+    #[test]
+    fn stack_names() {
+        assert_eq!(pr_number("pr-12"), Some(12));
+        assert_eq!(pr_number("pr-012"), None);
+        assert_eq!(pr_number("pr-"), None);
+        assert!(validate_stack("main").is_ok());
+        assert!(validate_stack("shared").is_err());
+        assert!(validate_stack("../shared").is_err());
+    }
+}

@@ -1,1 +1,467 @@
-//! Owned by the core helper (see lib.rs).
+//! AWS credentials. In GitHub Actions with `role-to-assume`: the run's OIDC token, then STS
+//! AssumeRoleWithWebIdentity. Otherwise the SDK's default chain (environment, profile, SSO).
+//! One `SdkConfig` serves every client; terraform and docker get the same credentials
+//! through their environment only, never through arguments or files.
+
+use std::future::Future;
+use std::time::Duration;
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_credential_types::Credentials;
+use aws_sdk_sts::error::ProvideErrorMetadata;
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::config::{Env, Settings};
+use crate::github::{Context, Workflow};
+use crate::{Error, Result};
+
+pub const AUDIENCE: &str = "sts.amazonaws.com";
+
+/// How the credentials were obtained, for the report (never the values).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub enum CredentialSource {
+    /// Assumed through GitHub OIDC: the role ARN and session name.
+    WebIdentity {
+        role_arn: String,
+        session_name: String,
+    },
+    /// The SDK's default provider chain.
+    DefaultChain,
+}
+
+pub struct AwsSession {
+    pub sdk_config: SdkConfig,
+    /// Variables for terraform and docker children; secrets included, so never log these.
+    pub child_env: Vec<(String, String)>,
+    pub source: CredentialSource,
+}
+
+impl std::fmt::Debug for AwsSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AwsSession")
+            .field("source", &self.source)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Jittered exponential backoff ("full jitter": a random delay up to the exponential bound).
+#[derive(Debug, Clone, Copy)]
+pub struct Backoff {
+    pub attempts: u32,
+    pub base: Duration,
+    pub cap: Duration,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Self {
+            attempts: 8,
+            base: Duration::from_millis(300),
+            cap: Duration::from_secs(10),
+        }
+    }
+}
+
+impl Backoff {
+    /// Upper bound of the delay after failed attempt `n` (0-based).
+    pub fn bound(&self, n: u32) -> Duration {
+        let factor = 2u32.saturating_pow(n.min(20));
+        self.base.saturating_mul(factor).min(self.cap)
+    }
+
+    pub fn delay(&self, n: u32) -> Duration {
+        let bound = self.bound(n).as_millis() as u64;
+        Duration::from_millis(rand::random_range(0..=bound))
+    }
+
+    /// Runs `op` until it succeeds, fails with an error `retryable` rejects, or the attempts
+    /// are used up (then the last error is returned).
+    pub async fn retry<T, E, F, Fut>(
+        &self,
+        mut op: F,
+        retryable: impl Fn(&E) -> bool,
+    ) -> std::result::Result<T, E>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = std::result::Result<T, E>>,
+    {
+        let mut n = 0;
+        loop {
+            match op().await {
+                Ok(v) => return Ok(v),
+                Err(e) if n + 1 < self.attempts && retryable(&e) => {
+                    let d = self.delay(n);
+                    tracing::info!(
+                        attempt = n + 1,
+                        delay_ms = d.as_millis() as u64,
+                        "throttled; retrying"
+                    );
+                    tokio::time::sleep(d).await;
+                    n += 1;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
+/// A valid STS session name (2-64 characters of `[\w+=,.@-]`) from the repository and run,
+/// so CloudTrail shows which run did what: `ecs-poc@owner.name@run-123-1`.
+pub fn session_name(
+    repository: Option<&str>,
+    run_id: Option<&str>,
+    run_attempt: Option<&str>,
+) -> String {
+    let mut raw = String::from("ecs-poc");
+    if let Some(r) = repository {
+        raw.push('@');
+        raw.push_str(&r.replace('/', "."));
+    }
+    if let Some(id) = run_id {
+        raw.push_str("@run-");
+        raw.push_str(id);
+        if let Some(a) = run_attempt {
+            raw.push('-');
+            raw.push_str(a);
+        }
+    }
+    sanitize_session_name(&raw)
+}
+
+/// Replaces characters STS rejects and fits the length; keeps the *end* of long names,
+/// where the run id that tells sessions apart sits.
+pub fn sanitize_session_name(raw: &str) -> String {
+    let cleaned: String = raw
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "_+=,.@-".contains(c) {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let mut name = if cleaned.len() > 64 {
+        cleaned[cleaned.len() - 64..].to_string()
+    } else {
+        cleaned
+    };
+    while name.len() < 2 {
+        name.push('-');
+    }
+    name
+}
+
+pub fn is_valid_session_name(s: &str) -> bool {
+    (2..=64).contains(&s.len())
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c))
+}
+
+/// GET `ACTIONS_ID_TOKEN_REQUEST_URL&audience=...` with the request token as bearer.
+pub async fn fetch_oidc_token(
+    request_url: &str,
+    request_token: &SecretString,
+    audience: &str,
+) -> Result<SecretString> {
+    let sep = if request_url.contains('?') { '&' } else { '?' };
+    let url = format!("{request_url}{sep}audience={audience}");
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .map_err(|e| Error::credentials(format!("cannot build an HTTP client: {e}")))?;
+    let fetch = || async {
+        let resp = http
+            .get(&url)
+            .bearer_auth(request_token.expose_secret())
+            .send()
+            .await?;
+        resp.error_for_status()?.json::<serde_json::Value>().await
+    };
+    let retryable = |e: &reqwest::Error| {
+        e.is_timeout()
+            || e.is_connect()
+            || e.status()
+                .is_some_and(|s| s.is_server_error() || s.as_u16() == 429)
+    };
+    let body = Backoff {
+        attempts: 4,
+        ..Backoff::default()
+    }
+    .retry(fetch, retryable)
+    .await
+    .map_err(|e| {
+        let status = e
+            .status()
+            .map(|s| format!(" (HTTP {s})"))
+            .unwrap_or_default();
+        Error::credentials(format!("the GitHub OIDC token request failed{status}")).with_hint(
+            "the job needs `permissions: id-token: write`; re-run the job if GitHub had an outage",
+        )
+    })?;
+    body.get("value")
+        .and_then(serde_json::Value::as_str)
+        .filter(|v| !v.is_empty())
+        .map(|v| SecretString::from(v.to_string()))
+        .ok_or_else(|| Error::credentials("the GitHub OIDC token response has no `value`"))
+}
+
+fn is_throttling(code: Option<&str>) -> bool {
+    matches!(
+        code,
+        Some(
+            "Throttling"
+                | "ThrottlingException"
+                | "RequestLimitExceeded"
+                | "TooManyRequestsException"
+                | "IDPCommunicationError"
+        )
+    )
+}
+
+/// Assumes `role_arn` with a web identity token; retries throttling with jittered backoff.
+pub async fn assume_role_with_web_identity(
+    base: &SdkConfig,
+    role_arn: &str,
+    session_name: &str,
+    duration_seconds: u32,
+    token: &SecretString,
+    backoff: Backoff,
+) -> Result<Credentials> {
+    // Our backoff is the only retry loop, so the attempt count is what the user configured.
+    let conf = aws_sdk_sts::config::Builder::from(base)
+        .retry_config(aws_config::retry::RetryConfig::disabled())
+        .build();
+    let sts = aws_sdk_sts::Client::from_conf(conf);
+    let call = || {
+        sts.assume_role_with_web_identity()
+            .role_arn(role_arn)
+            .role_session_name(session_name)
+            .duration_seconds(duration_seconds as i32)
+            .web_identity_token(token.expose_secret())
+            .send()
+    };
+    let out = backoff
+        .retry(call, |e| {
+            is_throttling(e.code()) || matches!(e, aws_sdk_sts::error::SdkError::DispatchFailure(_) | aws_sdk_sts::error::SdkError::TimeoutError(_))
+        })
+        .await
+        .map_err(|e| {
+            let code = e.code().unwrap_or("unknown").to_string();
+            let message = e.message().map(str::to_string).unwrap_or_else(|| e.to_string());
+            let hint = match code.as_str() {
+                "AccessDenied" => format!(
+                    "the role's trust policy must allow this run: Federated token.actions.githubusercontent.com, \
+                     `aud` = {AUDIENCE}, and a `sub` condition matching e.g. repo:OWNER/NAME:pull_request or \
+                     repo:OWNER/NAME:ref:refs/heads/main (owner and name as GitHub spells them)"
+                ),
+                "InvalidIdentityToken" => "add token.actions.githubusercontent.com as an IAM OIDC identity provider in the account".into(),
+                "ValidationError" => "check role-duration-seconds against the role's maximum session duration".into(),
+                _ => "check role-to-assume and aws-region; retry if AWS was throttling".into(),
+            };
+            Error::credentials(format!("STS AssumeRoleWithWebIdentity for {role_arn} failed: {code}: {message}")).with_hint(hint)
+        })?;
+    let c = out
+        .credentials()
+        .ok_or_else(|| Error::credentials("STS returned no credentials"))?;
+    Ok(Credentials::new(
+        c.access_key_id(),
+        c.secret_access_key(),
+        Some(c.session_token().to_string()),
+        None,
+        "github-oidc",
+    ))
+}
+
+/// Establishes the session for this run and masks every credential before returning.
+pub async fn establish(
+    settings: &Settings,
+    ctx: &Context,
+    workflow: &Workflow,
+    env: &dyn Env,
+) -> Result<AwsSession> {
+    let region = Region::new(settings.aws_region.clone());
+    let region_env = vec![
+        ("AWS_REGION".to_string(), settings.aws_region.clone()),
+        (
+            "AWS_DEFAULT_REGION".to_string(),
+            settings.aws_region.clone(),
+        ),
+    ];
+    let request_url = env
+        .var("ACTIONS_ID_TOKEN_REQUEST_URL")
+        .filter(|v| !v.is_empty());
+    let request_token = env
+        .var("ACTIONS_ID_TOKEN_REQUEST_TOKEN")
+        .filter(|v| !v.is_empty());
+
+    let Some(role_arn) = settings.role_to_assume.clone() else {
+        tracing::info!("no role-to-assume: using the default AWS credential chain");
+        let sdk_config = aws_config::defaults(BehaviorVersion::latest())
+            .region(region)
+            .load()
+            .await;
+        return Ok(AwsSession {
+            sdk_config,
+            child_env: region_env,
+            source: CredentialSource::DefaultChain,
+        });
+    };
+
+    let (Some(request_url), Some(request_token)) = (request_url, request_token) else {
+        if ctx.from_fork() {
+            return Err(Error::credentials(
+                "this pull request comes from a fork, and GitHub gives fork pull requests no OIDC token, so no AWS role can be assumed",
+            )
+            .with_hint(
+                "deploy previews only for branches of this repository (skip the job when \
+                 github.event.pull_request.head.repo.full_name != github.repository), or have a maintainer push the branch here",
+            ));
+        }
+        if ctx.in_actions {
+            return Err(Error::credentials("no GitHub OIDC token: ACTIONS_ID_TOKEN_REQUEST_URL/TOKEN are not set")
+                .with_hint("add `permissions: id-token: write` to the job (and contents: read, pull-requests: write)"));
+        }
+        return Err(Error::credentials(format!(
+            "role-to-assume {role_arn} needs a GitHub OIDC token, and this is not a GitHub Actions run"
+        ))
+        .with_hint("outside Actions, unset role-to-assume and use your own AWS credentials (AWS_PROFILE, aws sso login)"));
+    };
+
+    let request_token = SecretString::from(request_token);
+    workflow.add_mask(request_token.expose_secret());
+    let token = fetch_oidc_token(&request_url, &request_token, AUDIENCE).await?;
+    workflow.add_mask(token.expose_secret());
+
+    let session_name = match &settings.role_session_name {
+        Some(n) if is_valid_session_name(n) => n.clone(),
+        Some(n) => {
+            return Err(
+                Error::config(format!("role-session-name `{n}` is not valid"))
+                    .with_hint("use 2-64 characters of letters, digits and _+=,.@-"),
+            );
+        }
+        None => session_name(
+            ctx.repository.as_deref(),
+            ctx.run_id.as_deref(),
+            ctx.run_attempt.as_deref(),
+        ),
+    };
+    let unsigned = aws_config::defaults(BehaviorVersion::latest())
+        .region(region.clone())
+        .no_credentials()
+        .load()
+        .await;
+    let creds = assume_role_with_web_identity(
+        &unsigned,
+        &role_arn,
+        &session_name,
+        settings.role_duration_seconds,
+        &token,
+        Backoff {
+            attempts: 12,
+            ..Backoff::default()
+        },
+    )
+    .await?;
+    // Masked before anything else can print them.
+    workflow.add_mask(creds.access_key_id());
+    workflow.add_mask(creds.secret_access_key());
+    if let Some(t) = creds.session_token() {
+        workflow.add_mask(t);
+    }
+    let mut child_env = region_env;
+    child_env.push(("AWS_ACCESS_KEY_ID".into(), creds.access_key_id().into()));
+    child_env.push((
+        "AWS_SECRET_ACCESS_KEY".into(),
+        creds.secret_access_key().into(),
+    ));
+    if let Some(t) = creds.session_token() {
+        child_env.push(("AWS_SESSION_TOKEN".into(), t.into()));
+    }
+    let sdk_config = aws_config::defaults(BehaviorVersion::latest())
+        .region(region)
+        .credentials_provider(creds)
+        .load()
+        .await;
+    tracing::info!(role = %role_arn, session = %session_name, "assumed the role through GitHub OIDC");
+    Ok(AwsSession {
+        sdk_config,
+        child_env,
+        source: CredentialSource::WebIdentity {
+            role_arn,
+            session_name,
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn session_names_are_valid_and_keep_the_run() {
+        let n = session_name(Some("my-org/my.repo"), Some("123456"), Some("2"));
+        assert_eq!(n, "ecs-poc@my-org.my.repo@run-123456-2");
+        assert!(is_valid_session_name(&n));
+        let long = session_name(
+            Some(&format!("o/{}", "r".repeat(100))),
+            Some("987"),
+            Some("1"),
+        );
+        assert_eq!(long.len(), 64);
+        assert!(long.ends_with("@run-987-1"));
+        assert!(is_valid_session_name(&long));
+        assert_eq!(sanitize_session_name("a b/c!"), "a-b-c-");
+        assert_eq!(sanitize_session_name("x"), "x-");
+        assert!(!is_valid_session_name("has space"));
+    }
+
+    #[test]
+    fn backoff_bound_grows_and_is_capped() {
+        let b = Backoff {
+            attempts: 5,
+            base: Duration::from_millis(100),
+            cap: Duration::from_secs(1),
+        };
+        assert_eq!(b.bound(0), Duration::from_millis(100));
+        assert_eq!(b.bound(3), Duration::from_millis(800));
+        assert_eq!(b.bound(10), Duration::from_secs(1));
+        for n in 0..8 {
+            assert!(b.delay(n) <= b.bound(n));
+        }
+    }
+
+    #[tokio::test]
+    async fn retry_stops_on_a_non_retryable_error_and_after_the_attempts() {
+        let b = Backoff {
+            attempts: 3,
+            base: Duration::from_millis(1),
+            cap: Duration::from_millis(2),
+        };
+        let mut calls = 0;
+        let r: std::result::Result<(), &str> = b
+            .retry(
+                || {
+                    calls += 1;
+                    async { Err("throttled") }
+                },
+                |_| true,
+            )
+            .await;
+        assert!(r.is_err());
+        assert_eq!(calls, 3);
+        let mut calls = 0;
+        let r: std::result::Result<(), &str> = b
+            .retry(
+                || {
+                    calls += 1;
+                    async { Err("denied") }
+                },
+                |_| false,
+            )
+            .await;
+        assert!(r.is_err());
+        assert_eq!(calls, 1);
+    }
+}

@@ -10,22 +10,40 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub enum Error {
     /// Bad flags, inputs, config file or event: the user must change something.
     #[error("configuration: {message}")]
-    Config { message: String, hint: Option<String> },
+    Config {
+        message: String,
+        hint: Option<String>,
+    },
     /// OIDC token or STS role assumption failed.
     #[error("credentials: {message}")]
-    Credentials { message: String, hint: Option<String> },
+    Credentials {
+        message: String,
+        hint: Option<String>,
+    },
     /// terraform init/plan/apply/destroy/output failed.
     #[error("terraform: {message}")]
-    Terraform { message: String, hint: Option<String> },
+    Terraform {
+        message: String,
+        hint: Option<String>,
+    },
     /// docker build/login/push or ECR failed.
     #[error("image: {message}")]
-    Image { message: String, hint: Option<String> },
+    Image {
+        message: String,
+        hint: Option<String>,
+    },
     /// ECS register/update failed, rollout failed, rolled back, timed out, or smoke check failed.
     #[error("rollout: {message}")]
-    Rollout { message: String, hint: Option<String> },
+    Rollout {
+        message: String,
+        hint: Option<String>,
+    },
     /// GitHub API (comments, pull request state) failed.
     #[error("github: {message}")]
-    GitHub { message: String, hint: Option<String> },
+    GitHub {
+        message: String,
+        hint: Option<String>,
+    },
 }
 
 impl Error {
@@ -54,22 +72,40 @@ impl Error {
     }
 
     pub fn config(message: impl Into<String>) -> Self {
-        Error::Config { message: message.into(), hint: None }
+        Error::Config {
+            message: message.into(),
+            hint: None,
+        }
     }
     pub fn credentials(message: impl Into<String>) -> Self {
-        Error::Credentials { message: message.into(), hint: None }
+        Error::Credentials {
+            message: message.into(),
+            hint: None,
+        }
     }
     pub fn terraform(message: impl Into<String>) -> Self {
-        Error::Terraform { message: message.into(), hint: None }
+        Error::Terraform {
+            message: message.into(),
+            hint: None,
+        }
     }
     pub fn image(message: impl Into<String>) -> Self {
-        Error::Image { message: message.into(), hint: None }
+        Error::Image {
+            message: message.into(),
+            hint: None,
+        }
     }
     pub fn rollout(message: impl Into<String>) -> Self {
-        Error::Rollout { message: message.into(), hint: None }
+        Error::Rollout {
+            message: message.into(),
+            hint: None,
+        }
     }
     pub fn github(message: impl Into<String>) -> Self {
-        Error::GitHub { message: message.into(), hint: None }
+        Error::GitHub {
+            message: message.into(),
+            hint: None,
+        }
     }
 
     /// Attach a hint: `Error::config("bad port").with_hint("use 1-65535")`.

@@ -1,1 +1,476 @@
-//! Owned by the core helper (see lib.rs).
+//! The GitHub Actions runtime: the event that started the run, workflow commands
+//! (`::add-mask::`, `::group::`, `::error::`), `$GITHUB_OUTPUT`, `$GITHUB_STEP_SUMMARY`,
+//! and the small part of the REST API we use (issue comments, pull request state).
+//!
+//! Workflow commands go to stderr: the runner reads commands from both streams, and stdout
+//! stays free for `--output json`.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use crate::config::Env;
+use crate::redact::{Masker, redact};
+use crate::{Error, Result};
+
+/// What the run was triggered by, reduced to what decides the command and the stack.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    PullRequest {
+        number: u64,
+        /// opened, synchronize, reopened, closed, ...
+        action: String,
+        /// The head branch lives in another repository: no OIDC token, no secrets.
+        from_fork: bool,
+        head_sha: Option<String>,
+    },
+    Push {
+        git_ref: String,
+        on_default_branch: bool,
+    },
+    WorkflowDispatch,
+    Schedule,
+    /// Not in Actions, or an event we have no default for.
+    None,
+    Other(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct Context {
+    pub in_actions: bool,
+    pub event_name: String,
+    pub event: Event,
+    /// `owner/name`
+    pub repository: Option<String>,
+    pub sha: Option<String>,
+    pub run_id: Option<String>,
+    pub run_attempt: Option<String>,
+    pub api_url: String,
+    pub server_url: String,
+}
+
+impl Context {
+    /// Reads `GITHUB_*` variables and the event payload at `GITHUB_EVENT_PATH`.
+    pub fn from_env(env: &dyn Env) -> Result<Self> {
+        let in_actions = env.var("GITHUB_ACTIONS").is_some_and(|v| v == "true");
+        let event_name = env.var("GITHUB_EVENT_NAME").unwrap_or_default();
+        let payload = match env.var("GITHUB_EVENT_PATH") {
+            Some(path) if !event_name.is_empty() => {
+                let text = std::fs::read_to_string(&path).map_err(|e| {
+                    Error::config(format!("cannot read the event payload {path}: {e}")).with_hint(
+                        "GITHUB_EVENT_PATH must point at the event JSON the runner wrote",
+                    )
+                })?;
+                serde_json::from_str::<Value>(&text).map_err(|e| {
+                    Error::config(format!("the event payload {path} is not JSON: {e}"))
+                })?
+            }
+            _ => Value::Null,
+        };
+        let repository = env.var("GITHUB_REPOSITORY").or_else(|| {
+            payload
+                .pointer("/repository/full_name")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        });
+        let git_ref = env.var("GITHUB_REF").unwrap_or_default();
+        let event = parse_event(&event_name, &payload, &git_ref)?;
+        Ok(Self {
+            in_actions,
+            event_name,
+            event,
+            repository,
+            sha: env.var("GITHUB_SHA"),
+            run_id: env.var("GITHUB_RUN_ID"),
+            run_attempt: env.var("GITHUB_RUN_ATTEMPT"),
+            api_url: env
+                .var("GITHUB_API_URL")
+                .unwrap_or_else(|| "https://api.github.com".into()),
+            server_url: env
+                .var("GITHUB_SERVER_URL")
+                .unwrap_or_else(|| "https://github.com".into()),
+        })
+    }
+
+    pub fn pull_request(&self) -> Option<u64> {
+        match &self.event {
+            Event::PullRequest { number, .. } => Some(*number),
+            _ => None,
+        }
+    }
+
+    pub fn from_fork(&self) -> bool {
+        matches!(
+            self.event,
+            Event::PullRequest {
+                from_fork: true,
+                ..
+            }
+        )
+    }
+
+    /// The commit the image is built from: a pull request's head, not the merge commit
+    /// GitHub checks out, so the version a reviewer sees is the one they pushed.
+    pub fn commit(&self) -> Option<String> {
+        match &self.event {
+            Event::PullRequest {
+                head_sha: Some(sha),
+                ..
+            } => Some(sha.clone()),
+            _ => self.sha.clone(),
+        }
+    }
+
+    /// `https://github.com/owner/repo/actions/runs/123`, for links in the comment.
+    pub fn run_url(&self) -> Option<String> {
+        Some(format!(
+            "{}/{}/actions/runs/{}",
+            self.server_url,
+            self.repository.as_ref()?,
+            self.run_id.as_ref()?
+        ))
+    }
+}
+
+fn parse_event(name: &str, payload: &Value, git_ref: &str) -> Result<Event> {
+    Ok(match name {
+        "" => Event::None,
+        "pull_request" | "pull_request_target" => {
+            let pr = payload.get("pull_request").ok_or_else(|| {
+                Error::config(format!(
+                    "the {name} event payload has no pull_request object"
+                ))
+            })?;
+            let number = pr
+                .get("number")
+                .or_else(|| payload.get("number"))
+                .and_then(Value::as_u64)
+                .ok_or_else(|| Error::config("the pull_request event payload has no number"))?;
+            let head_repo = pr.pointer("/head/repo/full_name").and_then(Value::as_str);
+            let base_repo = pr.pointer("/base/repo/full_name").and_then(Value::as_str);
+            // A deleted fork has `head.repo: null`; that is still a fork.
+            let from_fork = match (head_repo, base_repo) {
+                (Some(h), Some(b)) => !h.eq_ignore_ascii_case(b),
+                (None, Some(_)) => pr.pointer("/head/repo").is_some_and(Value::is_null),
+                _ => false,
+            };
+            Event::PullRequest {
+                number,
+                action: payload
+                    .get("action")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string(),
+                from_fork,
+                head_sha: pr
+                    .pointer("/head/sha")
+                    .and_then(Value::as_str)
+                    .map(str::to_string),
+            }
+        }
+        "push" => {
+            let git_ref = payload
+                .get("ref")
+                .and_then(Value::as_str)
+                .unwrap_or(git_ref)
+                .to_string();
+            let default = payload
+                .pointer("/repository/default_branch")
+                .and_then(Value::as_str);
+            let on_default_branch = default.is_some_and(|d| git_ref == format!("refs/heads/{d}"));
+            Event::Push {
+                git_ref,
+                on_default_branch,
+            }
+        }
+        "workflow_dispatch" => Event::WorkflowDispatch,
+        "schedule" => Event::Schedule,
+        other => Event::Other(other.to_string()),
+    })
+}
+
+/// Escapes the message part of a workflow command.
+fn escape_data(s: &str) -> String {
+    s.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
+/// Escapes a property value of a workflow command.
+fn escape_property(s: &str) -> String {
+    escape_data(s).replace(':', "%3A").replace(',', "%2C")
+}
+
+/// Workflow commands and the runner's files. Outside Actions the same calls print plain,
+/// readable lines and write nothing.
+#[derive(Debug, Clone, Default)]
+pub struct Workflow {
+    pub in_actions: bool,
+    pub output_file: Option<PathBuf>,
+    pub summary_file: Option<PathBuf>,
+}
+
+impl Workflow {
+    pub fn from_env(env: &dyn Env) -> Self {
+        Self {
+            in_actions: env.var("GITHUB_ACTIONS").is_some_and(|v| v == "true"),
+            output_file: env.var("GITHUB_OUTPUT").map(PathBuf::from),
+            summary_file: env.var("GITHUB_STEP_SUMMARY").map(PathBuf::from),
+        }
+    }
+
+    fn emit(&self, line: &str) {
+        let mut err = std::io::stderr().lock();
+        let _ = writeln!(err, "{line}");
+    }
+
+    /// Registers a secret with our masker and, in Actions, with the runner's log masking.
+    /// Call before anything that could print the value.
+    pub fn add_mask(&self, secret: &str) {
+        for value in Masker::global().add(secret) {
+            if self.in_actions {
+                // The only line we must not pass through the masker.
+                self.emit(&format!("::add-mask::{}", escape_data(&value)));
+            }
+        }
+    }
+
+    pub fn group(&self, title: &str) {
+        if self.in_actions {
+            self.emit(&format!("::group::{}", escape_data(&redact(title))));
+        } else {
+            self.emit(&format!("==> {}", redact(title)));
+        }
+    }
+
+    pub fn end_group(&self) {
+        if self.in_actions {
+            self.emit("::endgroup::");
+        }
+    }
+
+    pub fn error(&self, title: &str, message: &str) {
+        let (title, message) = (redact(title), redact(message));
+        if self.in_actions {
+            self.emit(&format!(
+                "::error title={}::{}",
+                escape_property(&title),
+                escape_data(&message)
+            ));
+        } else {
+            self.emit(&format!("error: {title}: {message}"));
+        }
+    }
+
+    pub fn warning(&self, message: &str) {
+        let message = redact(message);
+        if self.in_actions {
+            self.emit(&format!("::warning::{}", escape_data(&message)));
+        } else {
+            self.emit(&format!("warning: {message}"));
+        }
+    }
+
+    /// Appends `name` to `$GITHUB_OUTPUT` in the heredoc form, which is safe for values with
+    /// newlines; the delimiter is random and checked not to occur in the value.
+    pub fn set_output(&self, name: &str, value: &str) -> Result<()> {
+        let Some(path) = &self.output_file else {
+            return Ok(());
+        };
+        let value = redact(value);
+        let delimiter = loop {
+            let d = format!("ghadelimiter_{:016x}", rand::random::<u64>());
+            if !value.contains(&d) && !name.contains(&d) {
+                break d;
+            }
+        };
+        append(
+            path,
+            &format!("{name}<<{delimiter}\n{value}\n{delimiter}\n"),
+        )
+    }
+
+    /// Appends Markdown to `$GITHUB_STEP_SUMMARY`.
+    pub fn append_summary(&self, markdown: &str) -> Result<()> {
+        let Some(path) = &self.summary_file else {
+            return Ok(());
+        };
+        append(path, &redact(markdown))
+    }
+}
+
+fn append(path: &Path, text: &str) -> Result<()> {
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(|e| Error::github(format!("cannot open {}: {e}", path.display())))?;
+    f.write_all(text.as_bytes())
+        .map_err(|e| Error::github(format!("cannot write {}: {e}", path.display())))
+}
+
+/// A comment on an issue or pull request, reduced to what the upsert needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssueComment {
+    pub id: u64,
+    pub author: String,
+    pub body: String,
+}
+
+/// The REST calls we make, over octocrab (which honours `GITHUB_API_URL` as its base URI).
+/// Raw JSON rather than octocrab's models: we read four fields and must not fail on a
+/// GitHub Enterprise response that lacks one we never use.
+pub struct GitHubApi {
+    client: octocrab::Octocrab,
+    owner: String,
+    repo: String,
+}
+
+/// GitHub's `GITHUB_TOKEN` may not read `/user`; its comments are authored by this login.
+pub const ACTIONS_BOT_LOGIN: &str = "github-actions[bot]";
+
+impl GitHubApi {
+    pub fn new(api_url: &str, token: &secrecy::SecretString, repository: &str) -> Result<Self> {
+        let (owner, repo) = repository.split_once('/').ok_or_else(|| {
+            Error::config(format!(
+                "repository `{repository}` is not of the form owner/name"
+            ))
+        })?;
+        let client = octocrab::Octocrab::builder()
+            .base_uri(api_url)
+            .map_err(|e| Error::config(format!("GITHUB_API_URL `{api_url}` is not a URL: {e}")))?
+            .personal_token(token.clone())
+            .build()
+            .map_err(|e| Error::github(format!("cannot build the GitHub client: {e}")))?;
+        Ok(Self {
+            client,
+            owner: owner.to_string(),
+            repo: repo.to_string(),
+        })
+    }
+
+    /// The login the token acts as; `github-actions[bot]` when the token may not ask.
+    pub async fn login(&self) -> Result<String> {
+        match self.client.get::<Value, _, ()>("/user", None).await {
+            Ok(v) => Ok(v
+                .get("login")
+                .and_then(Value::as_str)
+                .unwrap_or(ACTIONS_BOT_LOGIN)
+                .to_string()),
+            Err(octocrab::Error::GitHub { source, .. })
+                if source.status_code.as_u16() == 403 || source.status_code.as_u16() == 401 =>
+            {
+                Ok(ACTIONS_BOT_LOGIN.to_string())
+            }
+            Err(e) => Err(api_error("GET /user", e)),
+        }
+    }
+
+    pub async fn list_comments(&self, issue: u64) -> Result<Vec<IssueComment>> {
+        let mut out = Vec::new();
+        for page in 1u32.. {
+            let route = format!(
+                "/repos/{}/{}/issues/{issue}/comments?per_page=100&page={page}",
+                self.owner, self.repo
+            );
+            let v: Value = self
+                .client
+                .get(&route, None::<&()>)
+                .await
+                .map_err(|e| api_error(&route, e))?;
+            let items = v.as_array().cloned().unwrap_or_default();
+            let n = items.len();
+            out.extend(items.iter().filter_map(parse_comment));
+            if n < 100 {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    pub async fn create_comment(&self, issue: u64, body: &str) -> Result<IssueComment> {
+        let route = format!(
+            "/repos/{}/{}/issues/{issue}/comments",
+            self.owner, self.repo
+        );
+        let v: Value = self
+            .client
+            .post(&route, Some(&serde_json::json!({ "body": redact(body) })))
+            .await
+            .map_err(|e| api_error(&route, e))?;
+        parse_comment(&v)
+            .ok_or_else(|| Error::github("GitHub answered a comment creation without an id"))
+    }
+
+    pub async fn update_comment(&self, id: u64, body: &str) -> Result<IssueComment> {
+        let route = format!("/repos/{}/{}/issues/comments/{id}", self.owner, self.repo);
+        let v: Value = self
+            .client
+            .patch(&route, Some(&serde_json::json!({ "body": redact(body) })))
+            .await
+            .map_err(|e| api_error(&route, e))?;
+        parse_comment(&v)
+            .ok_or_else(|| Error::github("GitHub answered a comment update without an id"))
+    }
+
+    /// `open` or `closed` (merged pull requests are closed).
+    pub async fn pull_request_state(&self, number: u64) -> Result<String> {
+        let route = format!("/repos/{}/{}/pulls/{number}", self.owner, self.repo);
+        let v: Value = self
+            .client
+            .get(&route, None::<&()>)
+            .await
+            .map_err(|e| api_error(&route, e))?;
+        v.get("state")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .ok_or_else(|| Error::github(format!("GitHub's answer to {route} has no state")))
+    }
+}
+
+fn parse_comment(v: &Value) -> Option<IssueComment> {
+    Some(IssueComment {
+        id: v.get("id")?.as_u64()?,
+        author: v
+            .pointer("/user/login")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string(),
+        body: v
+            .get("body")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string(),
+    })
+}
+
+fn api_error(route: &str, e: octocrab::Error) -> Error {
+    let (status, message) = match &e {
+        octocrab::Error::GitHub { source, .. } => {
+            (Some(source.status_code.as_u16()), source.message.clone())
+        }
+        other => (None, other.to_string()),
+    };
+    let hint = match status {
+        Some(401) => "the github-token is invalid or expired",
+        Some(403) | Some(404) => {
+            "give the job `permissions: pull-requests: write` (and `issues: write`), or pass a github-token that may comment on this repository"
+        }
+        Some(422) => "GitHub rejected the content; the comment body may be too large",
+        _ => "check GITHUB_API_URL and the network; the run can be retried",
+    };
+    let status = status.map(|s| format!(" (HTTP {s})")).unwrap_or_default();
+    Error::github(redact(&format!("{route}{status}: {message}"))).with_hint(hint)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn workflow_command_data_is_escaped() {
+        assert_eq!(escape_data("50%\r\nnext"), "50%25%0D%0Anext");
+        assert_eq!(escape_property("a:b,c"), "a%3Ab%2Cc");
+    }
+}

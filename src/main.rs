@@ -1,3 +1,82 @@
-fn main() {
-    println!("ecs-poc: skeleton");
+//! Entry point: parse arguments, set up logging to stderr (masked), run the command, print
+//! the JSON result on stdout when asked, exit with the error category's code.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::Parser;
+use ecs_poc::cli::{Cli, OutputFormat, SubCommand};
+use ecs_poc::config::{self, ProcessEnv};
+use ecs_poc::pipeline;
+use ecs_poc::redact::MaskedStderr;
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("ECS_POC_LOG").unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(
+            "info,aws_config=warn,aws_smithy_runtime=warn,octocrab=warn,hyper=warn",
+        )
+    });
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(MaskedStderr)
+        .with_ansi(false)
+        .with_target(false)
+        .without_time()
+        .init();
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if matches!(cli.command, Some(SubCommand::Schema)) {
+        print!("{}", config::schema_json());
+        return ExitCode::SUCCESS;
+    }
+    init_logging();
+    match run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            // Only failures outside the pipeline's own categories end here.
+            eprintln!("{}", ecs_poc::redact::redact(&format!("error: {e:#}")));
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<u8> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let env = ProcessEnv;
+    runtime.block_on(async {
+        let run = match pipeline::prepare(cli.command.as_ref(), &cli.options, &env) {
+            Ok(run) => run,
+            Err(e) => {
+                eprintln!("{}", ecs_poc::redact::redact(&format!("error: {e}")));
+                if let Some(h) = e.hint() {
+                    eprintln!("  what to do: {h}");
+                }
+                return Ok(e.exit_code() as u8);
+            }
+        };
+        let (report, error) = run.execute().await;
+        if run.settings.output == OutputFormat::Json {
+            let mut out = std::io::stdout().lock();
+            writeln!(out, "{}", report.to_json()).context("cannot write the result to stdout")?;
+        }
+        Ok(match error {
+            None => {
+                tracing::info!("ecs-poc {}: done", run.command.as_str());
+                0
+            }
+            Some(e) => {
+                eprintln!("{}", ecs_poc::redact::redact(&format!("error: {e}")));
+                if let Some(h) = e.hint() {
+                    eprintln!("  what to do: {}", ecs_poc::redact::redact(h));
+                }
+                e.exit_code() as u8
+            }
+        })
+    })
 }

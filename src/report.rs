@@ -1,1 +1,201 @@
-//! Owned by the core helper (see lib.rs).
+//! The result of one run: per-stage timings, plans, image, rollout, endpoint, error. Rendered
+//! by [`crate::comment`] for the pull request, written to `$GITHUB_STEP_SUMMARY` and
+//! `$GITHUB_OUTPUT`, and printed as JSON with `--output json`.
+
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::ecs::RolloutOutcome;
+use crate::github::Workflow;
+use crate::image::BuiltImage;
+use crate::terraform::PlanSummary;
+use crate::{Error, Result};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Success,
+    Failure,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StageStatus {
+    Ok,
+    Skipped,
+    Failed,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StageRecord {
+    pub name: String,
+    pub status: StageStatus,
+    pub seconds: f64,
+    pub detail: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PlanRecord {
+    /// `shared` or the preview stack's name.
+    pub stack: String,
+    /// False when the plan was only shown (shared stack on a pull request, `plan` command).
+    pub applied: bool,
+    pub summary: PlanSummary,
+    /// Human-readable plan; in the comment (truncated) and the step summary, not in JSON.
+    #[serde(skip)]
+    pub text: String,
+}
+
+impl PlanRecord {
+    pub fn changes(&self) -> usize {
+        self.summary.add + self.summary.change + self.summary.destroy + self.summary.replace
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ErrorRecord {
+    pub category: String,
+    pub exit_code: i32,
+    pub message: String,
+    pub hint: Option<String>,
+    /// The stage that failed.
+    pub stage: Option<String>,
+}
+
+impl ErrorRecord {
+    pub fn from_error(e: &Error, stage: Option<&str>) -> Self {
+        let category = e
+            .to_string()
+            .split(':')
+            .next()
+            .unwrap_or("error")
+            .to_string();
+        let message = match e {
+            Error::Config { message, .. }
+            | Error::Credentials { message, .. }
+            | Error::Terraform { message, .. }
+            | Error::Image { message, .. }
+            | Error::Rollout { message, .. }
+            | Error::GitHub { message, .. } => message.clone(),
+        };
+        Self {
+            category,
+            exit_code: e.exit_code(),
+            message,
+            hint: e.hint().map(str::to_string),
+            stage: stage.map(str::to_string),
+        }
+    }
+}
+
+/// One stack `sweep` looked at.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SweepRecord {
+    pub stack: String,
+    pub pull_request_state: String,
+    /// destroyed, would-destroy, kept, failed
+    pub action: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub command: String,
+    pub status: Status,
+    pub stack: Option<String>,
+    pub pull_request: Option<u64>,
+    pub repository: Option<String>,
+    pub commit: Option<String>,
+    pub run_url: Option<String>,
+    pub stages: Vec<StageRecord>,
+    pub plans: Vec<PlanRecord>,
+    pub image: Option<BuiltImage>,
+    pub rollout: Option<RolloutOutcome>,
+    pub endpoint: Option<String>,
+    pub smoke_version: Option<String>,
+    pub torn_down_at: Option<String>,
+    pub deleted_images: Vec<String>,
+    pub swept: Vec<SweepRecord>,
+    pub notes: Vec<String>,
+    pub error: Option<ErrorRecord>,
+    pub dry_run: bool,
+}
+
+impl Report {
+    pub fn new(command: &str) -> Self {
+        Self {
+            command: command.to_string(),
+            status: Status::Success,
+            stack: None,
+            pull_request: None,
+            repository: None,
+            commit: None,
+            run_url: None,
+            stages: Vec::new(),
+            plans: Vec::new(),
+            image: None,
+            rollout: None,
+            endpoint: None,
+            smoke_version: None,
+            torn_down_at: None,
+            deleted_images: Vec::new(),
+            swept: Vec::new(),
+            notes: Vec::new(),
+            error: None,
+            dry_run: false,
+        }
+    }
+
+    pub fn record(
+        &mut self,
+        name: &str,
+        status: StageStatus,
+        started: Instant,
+        detail: Option<String>,
+    ) {
+        self.stages.push(StageRecord {
+            name: name.to_string(),
+            status,
+            // Tenths of a second: enough to compare runs, stable enough to read.
+            seconds: (started.elapsed().as_secs_f64() * 10.0).round() / 10.0,
+            detail,
+        });
+    }
+
+    pub fn fail(&mut self, e: &Error, stage: Option<&str>) {
+        self.status = Status::Failure;
+        if self.error.is_none() {
+            self.error = Some(ErrorRecord::from_error(e, stage));
+        }
+    }
+
+    pub fn plan_changes(&self) -> usize {
+        self.plans.iter().map(PlanRecord::changes).sum()
+    }
+
+    pub fn to_json(&self) -> String {
+        crate::redact::redact(&serde_json::to_string_pretty(self).unwrap_or_else(|_| "{}".into()))
+    }
+
+    /// `endpoint`, `image`, `task-definition-arn`, `plan-changes`, `stack` to `$GITHUB_OUTPUT`.
+    pub fn write_outputs(&self, workflow: &Workflow) -> Result<()> {
+        let mut outputs: Vec<(&str, String)> =
+            vec![("plan-changes", self.plan_changes().to_string())];
+        if let Some(e) = &self.endpoint {
+            outputs.push(("endpoint", e.clone()));
+        }
+        if let Some(i) = &self.image {
+            outputs.push(("image", i.image_ref.clone()));
+        }
+        if let Some(r) = &self.rollout {
+            outputs.push(("task-definition-arn", r.task_definition_arn.clone()));
+        }
+        if let Some(s) = &self.stack {
+            outputs.push(("stack", s.clone()));
+        }
+        for (k, v) in outputs {
+            workflow.set_output(k, &v)?;
+        }
+        Ok(())
+    }
+}
