@@ -6,12 +6,14 @@
 #   2. else the action's ref (ECS_POC_INSTALL_ACTION_REF = github.action_ref):
 #        vX.Y.Z                      -> release vX.Y.Z
 #        vX, vX.Y or a 40-hex commit -> the release named by the version in the action's own Cargo.toml
-#                                       (release.yml only tags commits whose Cargo.toml carries the tag's version)
+#                                       (release.yml only tags commits whose Cargo.toml carries the tag's version);
+#                                       for a commit, only if the release's COMMIT file names that commit
 #        a branch, empty (`uses: ./`) -> no release: build from the action's source
 #      An implied release that does not exist (404), or that has no asset for this runner, is built from source too.
 #
 # Release layout (what release.yml publishes), under BASE/vVERSION/:
-#   ecs-poc-VERSION-TARGET.tar.gz   holding the executable `ecs-poc` at its top level
+#   ecs-poc-VERSION-TARGET.tar.gz   holding the executable `ecs-poc` and a COMMIT file (the source commit) at its
+#                                   top level
 #   sha256.sum                      `sha256sum` lines for every archive of the release
 # TARGET is x86_64-unknown-linux-gnu or aarch64-unknown-linux-gnu (static binaries).
 #
@@ -19,8 +21,8 @@
 #
 # Environment (inputs only through here, never interpolated into the script):
 #   ECS_POC_INSTALL_VERSION      explicit release, "1.2.3" or "v1.2.3" (optional)
-#   ECS_POC_INSTALL_ACTION_REF   github.action_ref (optional)
-#   ECS_POC_INSTALL_REPOSITORY   github.action_repository, owner/name (needed for the default base URL)
+#   ECS_POC_INSTALL_ACTION_REF   github.action_ref (optional; else read from the action's path .../_actions/OWNER/NAME/REF)
+#   ECS_POC_INSTALL_REPOSITORY   github.action_repository, owner/name (needed for the default base URL; same fallback)
 #   ECS_POC_INSTALL_SOURCE_DIR   the action's source (default: two levels above this script)
 #   ECS_POC_INSTALL_BASE_URL     release download base (default https://github.com/OWNER/NAME/releases/download);
 #                                for tests, mirrors and GitHub Enterprise
@@ -49,6 +51,14 @@ explicit_version=${ECS_POC_INSTALL_VERSION:-}
 action_ref=${ECS_POC_INSTALL_ACTION_REF:-}
 repository=${ECS_POC_INSTALL_REPOSITORY:-}
 install_dir=${ECS_POC_INSTALL_DIR:-${RUNNER_TEMP:-${TMPDIR:-/tmp}}/ecs-poc/bin}
+
+# The runner does not always hand a composite action its own ref and repository (actions/runner#2473), but it
+# always unpacks a remote action under _actions/OWNER/NAME/REF; a local action (uses: ./) lives elsewhere.
+if [[ -z $action_ref && $source_dir =~ /_actions/([^/]+)/([^/]+)/(.+)$ ]]; then
+  repository=${repository:-${BASH_REMATCH[1]}/${BASH_REMATCH[2]}}
+  action_ref=${BASH_REMATCH[3]}
+  log "action ref taken from its path: $repository@$action_ref"
+fi
 
 # Sets `platform` (for messages) and `target` (the release target, empty when none is published for it).
 detect_platform() {
@@ -214,8 +224,17 @@ fi
 log "sha256 verified: $actual"
 
 mkdir -p "$work/unpacked"
-tar -xzf "$work/$asset" -C "$work/unpacked" ecs-poc ||
-  fail 5 "$asset does not contain an 'ecs-poc' executable at its top level"
+tar -xzf "$work/$asset" -C "$work/unpacked" || fail 5 "$asset is not a readable .tar.gz"
+[[ -f $work/unpacked/ecs-poc ]] || fail 5 "$asset does not contain an 'ecs-poc' executable at its top level"
+
+# A commit ref gets the release only if the release was built from that very commit (its COMMIT file says which);
+# an unreleased commit that merely carries a released version number gets its own code, built from source.
+if [[ -z $explicit_version && $action_ref =~ ^[0-9a-f]{40}$ ]]; then
+  built_from=$(head -n 1 "$work/unpacked/COMMIT" 2>/dev/null || true)
+  if [[ $built_from != "$action_ref" ]]; then
+    build_from_source "release v$version was built from commit ${built_from:-unknown}, not from the action's commit $action_ref"
+  fi
+fi
 mkdir -p "$install_dir"
 install -m 0755 "$work/unpacked/ecs-poc" "$install_dir/ecs-poc"
 finish "$install_dir/ecs-poc" "$version" release

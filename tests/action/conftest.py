@@ -10,10 +10,10 @@ import stat
 import subprocess
 import tarfile
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -32,11 +32,19 @@ def fake_binary(label: str) -> bytes:
     ).encode()
 
 
+RELEASE_COMMIT = "c0ffee" * 6 + "c0ff"
+
+
 def release_archive(label: str) -> bytes:
-    """A release archive laid out as release.yml publishes it: `ecs-poc` at the top level."""
+    """A release archive laid out as package-release.sh makes it: `ecs-poc` and COMMIT at the top level."""
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w:gz") as tar:
-        for name, data, mode in (("ecs-poc", fake_binary(label), 0o755), ("README.md", b"readme\n", 0o644)):
+        members = (
+            ("ecs-poc", fake_binary(label), 0o755),
+            ("COMMIT", f"{RELEASE_COMMIT}\n".encode(), 0o644),
+            ("README.md", b"readme\n", 0o644),
+        )
+        for name, data, mode in members:
             info = tarfile.TarInfo(name)
             info.size = len(data)
             info.mode = mode
@@ -75,7 +83,7 @@ def release_server() -> Iterator[ReleaseServer]:
     server_state = ReleaseServer()
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        def do_GET(self) -> None:
             server_state.requests.append(self.path)
             status = server_state.status_override.get(self.path)
             body = server_state.files.get(self.path)
@@ -87,7 +95,7 @@ def release_server() -> Iterator[ReleaseServer]:
             self.end_headers()
             self.wfile.write(payload)
 
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: object) -> None:
             pass
 
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from .conftest import REPO, ReleaseServer, Runner
+from .conftest import RELEASE_COMMIT, REPO, ReleaseServer, Runner
 
 
 @pytest.mark.parametrize(
@@ -52,7 +52,9 @@ def test_checksum_mismatch_is_an_error_annotation_inside_actions(runner: Runner,
     assert re.search(r"^::error title=ecs-poc install::checksum mismatch", result.stderr, re.MULTILINE)
 
 
-def test_missing_release_falls_back_to_a_source_build_and_says_so(runner: Runner, release_server: ReleaseServer) -> None:
+def test_missing_release_falls_back_to_a_source_build_and_says_so(
+    runner: Runner, release_server: ReleaseServer
+) -> None:
     result = runner.install_and_run(ECS_POC_INSTALL_ACTION_REF="v1.2.3", GITHUB_ACTIONS="true")
 
     assert result.returncode == 0, result.stderr
@@ -84,8 +86,8 @@ def test_branch_or_local_ref_builds_from_source_without_asking_for_a_release(
     assert runner.ran_marker.read_text() == "source-build\n"
 
 
-@pytest.mark.parametrize("ref", ["v1", "v1.2", "0123456789abcdef0123456789abcdef01234567"])
-def test_major_tag_or_commit_ref_takes_the_version_from_the_actions_cargo_toml(
+@pytest.mark.parametrize("ref", ["v1", "v1.2", RELEASE_COMMIT])
+def test_major_tag_or_release_commit_ref_takes_the_version_from_the_actions_cargo_toml(
     runner: Runner, release_server: ReleaseServer, ref: str
 ) -> None:
     release_server.publish("1.2.3")
@@ -94,6 +96,20 @@ def test_major_tag_or_commit_ref_takes_the_version_from_the_actions_cargo_toml(
 
     assert result.returncode == 0, result.stderr
     assert runner.ran_marker.read_text() == "1.2.3 x86_64-unknown-linux-gnu\n"
+
+
+def test_unreleased_commit_with_a_released_version_number_builds_its_own_source(
+    runner: Runner, release_server: ReleaseServer
+) -> None:
+    release_server.publish("1.2.3")
+    unreleased = "0123456789abcdef0123456789abcdef01234567"
+
+    result = runner.install_and_run(ECS_POC_INSTALL_ACTION_REF=unreleased)
+
+    assert result.returncode == 0, result.stderr
+    assert f"built from commit {RELEASE_COMMIT}, not from the action's commit {unreleased}" in result.stderr
+    assert runner.ran_marker.read_text() == "source-build\n"
+    assert not (runner.install_dir / "COMMIT").exists()
 
 
 def test_major_tag_of_this_repository_asks_for_the_release_its_cargo_toml_names(
@@ -153,9 +169,7 @@ def test_platform_without_a_published_binary_builds_from_source(runner: Runner, 
     assert runner.ran_marker.read_text() == "source-build\n"
 
 
-def test_release_without_this_platforms_asset_builds_from_source(
-    runner: Runner, release_server: ReleaseServer
-) -> None:
+def test_release_without_this_platforms_asset_builds_from_source(runner: Runner, release_server: ReleaseServer) -> None:
     release_server.publish("1.2.3", targets=("x86_64-unknown-linux-gnu",))
 
     result = runner.install_and_run(RUNNER_ARCH="ARM64")
@@ -186,3 +200,18 @@ def test_source_build_without_cargo_says_what_to_do(runner: Runner) -> None:
     assert result.returncode == 5
     assert "cargo is not on PATH" in result.stderr
     assert "use a released version of the action" in result.stderr
+
+
+def test_ref_and_repository_are_read_from_the_action_path_when_the_runner_leaves_them_empty(
+    runner: Runner, release_server: ReleaseServer
+) -> None:
+    release_server.publish("1.2.3")
+    source = runner.tmp / "_work" / "_actions" / "acme" / "ecs-poc" / "v1.2.3"
+    source.mkdir(parents=True)
+    (source / "Cargo.toml").write_text('[package]\nname = "ecs-poc"\nversion = "1.2.3"\n')
+
+    result = runner.install_and_run(ECS_POC_INSTALL_ACTION_REF="", ECS_POC_INSTALL_SOURCE_DIR=str(source))
+
+    assert result.returncode == 0, result.stderr
+    assert "action ref taken from its path: acme/ecs-poc@v1.2.3" in result.stderr
+    assert runner.ran_marker.read_text() == "1.2.3 x86_64-unknown-linux-gnu\n"
