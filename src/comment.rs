@@ -221,12 +221,9 @@ fn footer(r: &Report) -> String {
     if let Some(u) = &r.run_url {
         parts.push(format!("[run]({u})"));
     }
-    let now = time::OffsetDateTime::now_utc()
-        .format(&time::macros::format_description!(
-            "[year]-[month]-[day] [hour]:[minute]:[second] UTC"
-        ))
-        .unwrap_or_default();
-    parts.push(format!("updated {now}"));
+    if let Some(at) = &r.updated_at {
+        parts.push(format!("updated {at}"));
+    }
     format!("<sub>ecs-poc · {}</sub>\n", parts.join(" · "))
 }
 

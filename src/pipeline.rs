@@ -261,6 +261,7 @@ impl Run<'_> {
         report: &mut Report,
         mut error: Option<Error>,
     ) -> (Report, Option<Error>) {
+        report.updated_at = Some(now_utc());
         if let Some(e) = &error {
             let msg = match e.hint() {
                 Some(h) => format!("{e}\nWhat to do: {h}"),
@@ -677,6 +678,7 @@ impl Run<'_> {
                 continue;
             }
             let mut sub = self.new_report();
+            sub.updated_at = Some(now_utc());
             sub.command = "destroy".into();
             sub.stack = Some(stack.clone());
             sub.pull_request = Some(pr);

@@ -119,6 +119,8 @@ pub struct Report {
     pub notes: Vec<String>,
     pub error: Option<ErrorRecord>,
     pub dry_run: bool,
+    /// When the report was last rendered (UTC), shown in the comment's footer.
+    pub updated_at: Option<String>,
 }
 
 impl Report {
@@ -143,6 +145,7 @@ impl Report {
             notes: Vec::new(),
             error: None,
             dry_run: false,
+            updated_at: None,
         }
     }
 

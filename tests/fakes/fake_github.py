@@ -1,0 +1,252 @@
+#!/usr/bin/env python3
+"""A fake of the GitHub REST API subset ecs-poc uses, plus the Actions OIDC token endpoint.
+
+Real HTTP on loopback. `--port 0` picks a free port; the first stdout line is `READY <port>`.
+
+Served:
+  GET    /user                                        -> the token's login (403 with --user-forbidden,
+                                                         as GitHub answers a GITHUB_TOKEN)
+  GET    /repos/{o}/{r}/issues/{n}/comments           -> paginated (per_page, page)
+  POST   /repos/{o}/{r}/issues/{n}/comments           -> create (422 over 65,536 characters)
+  GET    /repos/{o}/{r}/issues/comments/{id}
+  PATCH  /repos/{o}/{r}/issues/comments/{id}          -> update (422 over 65,536 characters)
+  GET    /repos/{o}/{r}/pulls/{n}                     -> {"number", "state"}; unknown numbers are open
+  GET    /oidc/token?audience=...                     -> {"value": "<jwt-like>"} for the right bearer
+Test control (no auth):
+  GET    /_fake/state    every comment, every API call (method, path, status), OIDC audiences
+  POST   /_fake/pulls    {"number": 1, "state": "closed"}
+  POST   /_fake/comments {"issue": 1, "login": "someone", "body": "..."} (a comment by another user)
+  POST   /_fake/reset
+Tokens are checked but never recorded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import re
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+COMMENT_LIMIT = 65_536
+
+
+class State:
+    def __init__(self, login: str, token: str, oidc_request_token: str, user_forbidden: bool) -> None:
+        self.lock = threading.Lock()
+        self.login = login
+        self.token = token
+        self.oidc_request_token = oidc_request_token
+        self.user_forbidden = user_forbidden
+        self.reset()
+
+    def reset(self) -> None:
+        self.comments: dict[int, dict[str, Any]] = {}
+        self.next_id = 1000
+        self.pulls: dict[int, str] = {}
+        self.calls: list[dict[str, Any]] = []
+        self.audiences: list[str] = []
+
+    def dump(self) -> dict[str, Any]:
+        return {
+            "comments": sorted(self.comments.values(), key=lambda c: c["id"]),
+            "pulls": {str(k): v for k, v in self.pulls.items()},
+            "calls": self.calls,
+            "oidc_audiences": self.audiences,
+        }
+
+
+def jwt_like(audience: str) -> str:
+    def part(obj: dict[str, Any]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(obj).encode()).decode().rstrip("=")
+
+    claims = {"aud": audience, "iss": "https://token.actions.githubusercontent.com", "iat": int(time.time())}
+    return f"{part({'alg': 'RS256', 'typ': 'JWT'})}.{part(claims)}.fake-signature-{int(time.time() * 1000)}"
+
+
+COMMENTS = re.compile(r"^/repos/([^/]+)/([^/]+)/issues/(\d+)/comments$")
+COMMENT = re.compile(r"^/repos/([^/]+)/([^/]+)/issues/comments/(\d+)$")
+PULL = re.compile(r"^/repos/([^/]+)/([^/]+)/pulls/(\d+)$")
+
+
+def make_handler(state: State) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, fmt: str, *args: Any) -> None:  # quiet: tests read /_fake/state
+            pass
+
+        def send_json(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            for k, v in (headers or {}).items():
+                self.send_header(k, v)
+            self.end_headers()
+            self.wfile.write(data)
+
+        def read_json(self) -> Any:
+            n = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(n) if n else b""
+            return json.loads(raw) if raw else {}
+
+        def authorized(self) -> bool:
+            auth = self.headers.get("Authorization", "")
+            for prefix in ("Bearer ", "token "):
+                if auth.startswith(prefix) and auth[len(prefix):] == state.token:
+                    return True
+            return False
+
+        def record(self, path: str, status: int) -> None:
+            state.calls.append({"method": self.command, "path": path, "status": status})
+
+        def comment_json(self, c: dict[str, Any]) -> dict[str, Any]:
+            base = f"http://{self.headers.get('Host', '127.0.0.1')}"
+            return {
+                "id": c["id"],
+                "node_id": f"IC_{c['id']}",
+                "url": f"{base}/repos/{c['repo']}/issues/comments/{c['id']}",
+                "html_url": f"https://github.com/{c['repo']}/pull/{c['issue']}#issuecomment-{c['id']}",
+                "body": c["body"],
+                "user": {"login": c["login"], "id": 41898282, "type": "Bot"},
+                "created_at": c["created_at"],
+                "updated_at": c["updated_at"],
+            }
+
+        def route(self) -> None:
+            url = urlparse(self.path)
+            path, query = url.path, parse_qs(url.query)
+            with state.lock:
+                if path.startswith("/_fake/"):
+                    return self.control(path)
+                if path == "/oidc/token":
+                    return self.oidc(query)
+                if not self.authorized():
+                    self.record(path, 401)
+                    return self.send_json(401, {"message": "Bad credentials"})
+                status, body, headers = self.api(path, query)
+                self.record(path, status)
+                self.send_json(status, body, headers)
+
+        def control(self, path: str) -> None:
+            if path == "/_fake/state" and self.command == "GET":
+                return self.send_json(200, state.dump())
+            if path == "/_fake/reset" and self.command == "POST":
+                state.reset()
+                return self.send_json(200, {})
+            if path == "/_fake/pulls" and self.command == "POST":
+                body = self.read_json()
+                state.pulls[int(body["number"])] = str(body["state"])
+                return self.send_json(200, {})
+            if path == "/_fake/comments" and self.command == "POST":
+                body = self.read_json()
+                c = self.new_comment(str(body.get("repo", "owner/repo")), int(body["issue"]), str(body["body"]))
+                c["login"] = str(body["login"])
+                return self.send_json(201, self.comment_json(c))
+            return self.send_json(404, {"message": "Not Found"})
+
+        def oidc(self, query: dict[str, list[str]]) -> None:
+            auth = self.headers.get("Authorization", "")
+            if auth != f"Bearer {state.oidc_request_token}":
+                self.record("/oidc/token", 401)
+                return self.send_json(401, {"message": "bad request token"})
+            audience = (query.get("audience") or [""])[0]
+            state.audiences.append(audience)
+            self.record("/oidc/token", 200)
+            return self.send_json(200, {"count": 1, "value": jwt_like(audience)})
+
+        def new_comment(self, repo: str, issue: int, body: str) -> dict[str, Any]:
+            now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+            state.next_id += 1
+            c = {"id": state.next_id, "repo": repo, "issue": issue, "body": body, "login": state.login,
+                 "created_at": now, "updated_at": now}
+            state.comments[c["id"]] = c
+            return c
+
+        def api(self, path: str, query: dict[str, list[str]]) -> tuple[int, Any, dict[str, str] | None]:
+            if path == "/user" and self.command == "GET":
+                if state.user_forbidden:
+                    return 403, {"message": "Resource not accessible by integration"}, None
+                return 200, {"login": state.login, "id": 1, "type": "User"}, None
+            m = COMMENTS.match(path)
+            if m:
+                repo, issue = f"{m.group(1)}/{m.group(2)}", int(m.group(3))
+                if self.command == "GET":
+                    per_page = int((query.get("per_page") or ["30"])[0])
+                    page = int((query.get("page") or ["1"])[0])
+                    mine = [c for c in sorted(state.comments.values(), key=lambda c: c["id"])
+                            if c["repo"] == repo and c["issue"] == issue]
+                    chunk = mine[(page - 1) * per_page: page * per_page]
+                    return 200, [self.comment_json(c) for c in chunk], None
+                if self.command == "POST":
+                    body = str(self.read_json().get("body", ""))
+                    if len(body) > COMMENT_LIMIT:
+                        return 422, {"message": "Validation Failed", "errors": [
+                            {"resource": "IssueComment", "code": "custom", "field": "body",
+                             "message": "body is too long (maximum is 65536 characters)"}]}, None
+                    return 201, self.comment_json(self.new_comment(repo, issue, body)), None
+            m = COMMENT.match(path)
+            if m:
+                c = state.comments.get(int(m.group(3)))
+                if c is None:
+                    return 404, {"message": "Not Found"}, None
+                if self.command == "GET":
+                    return 200, self.comment_json(c), None
+                if self.command == "PATCH":
+                    body = str(self.read_json().get("body", ""))
+                    if len(body) > COMMENT_LIMIT:
+                        return 422, {"message": "Validation Failed"}, None
+                    if c["login"] != state.login:
+                        return 403, {"message": "Must have admin rights to Repository."}, None
+                    c["body"] = body
+                    c["updated_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+                    return 200, self.comment_json(c), None
+            m = PULL.match(path)
+            if m and self.command == "GET":
+                n = int(m.group(3))
+                s = state.pulls.get(n, "open")
+                return 200, {"number": n, "state": s, "merged": False}, None
+            return 404, {"message": "Not Found"}, None
+
+        def do_GET(self) -> None:
+            self.route()
+
+        def do_POST(self) -> None:
+            self.route()
+
+        def do_PATCH(self) -> None:
+            self.route()
+
+    return Handler
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--port", type=int, default=0)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--login", default="ecs-poc-bot", help="login the token acts as")
+    p.add_argument("--token", default="fake-github-token", help="the API token to accept")
+    p.add_argument("--oidc-request-token", default="fake-oidc-request-token",
+                   help="bearer the OIDC endpoint accepts (ACTIONS_ID_TOKEN_REQUEST_TOKEN)")
+    p.add_argument("--user-forbidden", action="store_true",
+                   help="answer /user with 403 like a GITHUB_TOKEN (login then is github-actions[bot])")
+    args = p.parse_args(argv)
+    login = "github-actions[bot]" if args.user_forbidden else args.login
+    state = State(login, args.token, args.oidc_request_token, args.user_forbidden)
+    server = ThreadingHTTPServer((args.host, args.port), make_handler(state))
+    print(f"READY {server.server_address[1]}", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
