@@ -1,0 +1,36 @@
+# The Rust binary (issue 4/5 core): fmt, clippy, tests, the static release build, the config schema.
+# Other areas can add what the crate's integration tests need, e.g. `rust-test-setup: registry-up`.
+
+CARGO ?= cargo
+RELEASE_TARGET := x86_64-unknown-linux-gnu
+RELEASE_BIN := $(CARGO_TARGET_DIR)/$(RELEASE_TARGET)/release/ecs-poc
+
+.PHONY: test-rust lint-rust rust-test-setup build build-release schema
+
+TEST_TARGETS += test-rust
+LINT_TARGETS += lint-rust
+
+# Servers the crate's tests start (moto, the Python fakes, terraform, docker); each is idempotent.
+rust-test-setup: setup-python setup-terraform docker-up
+
+lint-rust: ## cargo fmt --check and clippy -D warnings on every target
+	$(CARGO) fmt --check
+	$(CARGO) clippy --all-targets --locked -- -D warnings
+
+test-rust: lint-rust rust-test-setup ## fmt, clippy, then every Rust test of the crate (unit, core_*, stage_*)
+	@start=$$(date +%s); \
+	$(CARGO) test --all-targets --locked; \
+	echo "test-rust: cargo test took $$(( $$(date +%s) - start )) s"
+
+build: ## Debug build of ecs-poc
+	$(CARGO) build --locked
+
+build-release: ## Static release binary (crt-static, rustls); fails if ldd finds it dynamic
+	RUSTFLAGS="-C target-feature=+crt-static" $(CARGO) build --release --locked --target $(RELEASE_TARGET)
+	@out=$$(ldd "$(RELEASE_BIN)" 2>&1 || true); \
+	if echo "$$out" | grep -qE 'statically linked|not a dynamic executable'; then \
+	  echo "build-release: $(RELEASE_BIN) is static ($$(du -h "$(RELEASE_BIN)" | cut -f1))"; \
+	else echo "build-release: $(RELEASE_BIN) is dynamic:"; echo "$$out"; exit 1; fi
+
+schema: ## Regenerate schema/ecs-poc.schema.json from the config types (commit the result)
+	$(CARGO) run --quiet --locked -- schema > schema/ecs-poc.schema.json
