@@ -20,8 +20,9 @@ BINARY_INPUTS = {
 }  # fmt: skip
 ACTION_ONLY_INPUTS = {"version"}
 OUTPUTS = {"endpoint", "image", "task-definition-arn", "plan-changes", "stack"}
-# Settings ecs-poc.yml may carry: a non-empty action default would override the file (input > file > default).
-FILE_OVERRIDABLE = {"aws-region", "wait-timeout", "smoke-check", "terraform-binary", "role-duration-seconds"}
+# Inputs whose non-empty default would change what the binary does: settings ecs-poc.yml may carry (input > file >
+# default), and `config`, which the binary treats as "must exist" once it is given.
+EMPTY_DEFAULT = {"aws-region", "wait-timeout", "smoke-check", "terraform-binary", "role-duration-seconds", "config"}
 PINNED = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}$")
 
 
@@ -65,8 +66,8 @@ def test_every_input_is_documented_with_a_default(name: str) -> None:
     assert "default" in spec
 
 
-@pytest.mark.parametrize("name", sorted(FILE_OVERRIDABLE))
-def test_inputs_the_config_file_may_set_default_to_empty(name: str) -> None:
+@pytest.mark.parametrize("name", sorted(EMPTY_DEFAULT))
+def test_inputs_that_must_not_override_the_file_or_the_binary_default_to_empty(name: str) -> None:
     assert ACTION["inputs"][name]["default"] == ""
 
 
