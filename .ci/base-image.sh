@@ -4,8 +4,9 @@
 # imported into the local engine. Prints ONLY the image reference on stdout (progress goes to
 # stderr), so callers can write BASE=$(bash .ci/base-image.sh).
 #
-# The tag is a hash of this recipe and of the host CA bundle baked into the image, so the image
-# is rebuilt only when either changes. The rootfs tarball is kept under the cache too: if the
+# The tag is a hash of the recipe (suite, packages, the rootfs steps' version, the image config)
+# and of the host CA bundle baked into the image, so the image is rebuilt only when one changes;
+# editing comments in this script does not force a new debootstrap. The rootfs tarball is kept under the cache too: if the
 # engine loses its images, re-importing takes seconds instead of a new debootstrap.
 # Env: ECS_POC_CACHE (cache dir), DOCKER (client, default docker), DEBIAN_MIRROR.
 set -euo pipefail
@@ -18,16 +19,29 @@ suite=bookworm
 packages=python3,python3-venv,python3-pip,python-is-python3,ca-certificates
 ca_bundle=/etc/ssl/certs/ca-certificates.crt
 name=ecs-poc/base
+# Bump when the rootfs steps below change in a way the other inputs do not show.
+rootfs_steps=1
+image_config=(
+  "ENV LANG=C.UTF-8"
+  "ENV PIP_CERT=$ca_bundle"
+  "ENV SSL_CERT_FILE=$ca_bundle"
+  "ENV REQUESTS_CA_BUNDLE=$ca_bundle"
+  'CMD ["python3"]'
+)
 
 log() { echo "base-image: $*" >&2; }
 
 [ -r "$ca_bundle" ] || { log "host CA bundle $ca_bundle is missing (install ca-certificates)"; exit 1; }
-recipe_hash=$(cat "${BASH_SOURCE[0]}" "$ca_bundle" | sha256sum | cut -c1-12)
+recipe_hash=$( { printf '%s\n' "$suite" "$packages" "$rootfs_steps" "${image_config[@]}"; cat "$ca_bundle"; } \
+  | sha256sum | cut -c1-12)
 ref=$name:$suite-$recipe_hash
 dir=$cache/base-image
 tarball=$dir/rootfs-$recipe_hash.tar
 
 image_present() { "$client" image inspect "$ref" >/dev/null 2>&1; }
+
+# Callers need not start the engine first; its messages go to stderr like ours.
+bash "$(dirname "${BASH_SOURCE[0]}")/setup-docker.sh"
 
 if image_present; then
   echo "$ref"
@@ -64,11 +78,7 @@ if [ ! -s "$tarball" ]; then
 fi
 
 log "importing $tarball as $ref"
-"$client" import \
-  -c "ENV LANG=C.UTF-8" \
-  -c "ENV PIP_CERT=$ca_bundle" \
-  -c "ENV SSL_CERT_FILE=$ca_bundle" \
-  -c "ENV REQUESTS_CA_BUNDLE=$ca_bundle" \
-  -c 'CMD ["python3"]' \
-  - "$ref" <"$tarball" >/dev/null
+changes=()
+for change in "${image_config[@]}"; do changes+=(--change "$change"); done
+"$client" import "${changes[@]}" - "$ref" <"$tarball" >/dev/null
 echo "$ref"
