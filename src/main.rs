@@ -71,9 +71,12 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                 0
             }
             Some(e) => {
-                eprintln!("{}", ecs_poc::redact::redact(&format!("error: {e}")));
-                if let Some(h) = e.hint() {
-                    eprintln!("  what to do: {}", ecs_poc::redact::redact(h));
+                // In Actions the `::error::` annotation already carried message and hint.
+                if !run.workflow.in_actions {
+                    eprintln!("{}", ecs_poc::redact::redact(&format!("error: {e}")));
+                    if let Some(h) = e.hint() {
+                        eprintln!("  what to do: {}", ecs_poc::redact::redact(h));
+                    }
                 }
                 e.exit_code() as u8
             }

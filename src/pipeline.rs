@@ -262,7 +262,9 @@ impl Run<'_> {
         mut error: Option<Error>,
     ) -> (Report, Option<Error>) {
         report.updated_at = Some(now_utc());
-        if let Some(e) = &error {
+        if let Some(e) = &error
+            && self.workflow.in_actions
+        {
             let msg = match e.hint() {
                 Some(h) => format!("{e}\nWhat to do: {h}"),
                 None => e.to_string(),
