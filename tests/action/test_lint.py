@@ -45,15 +45,19 @@ def assert_clean(result: subprocess.CompletedProcess[str]) -> None:
     assert result.returncode == 0, f"{' '.join(result.args)}\n{result.stdout}\n{result.stderr}"
 
 
+# Templates (terraform's templatefile) are shell only once rendered: their ${var} are terraform's, not the shell's.
+TEMPLATE_SUFFIXES = (".tftpl", ".tpl")
+
+
 def shell_scripts() -> list[Path]:
-    """Every tracked shell script: *.sh, *.bash, or a file whose shebang names bash or sh."""
+    """Every tracked shell script: *.sh, *.bash, or a file whose shebang names bash or sh; templates excluded."""
     listed = subprocess.run(
         ["git", "ls-files", "-z"], cwd=REPO, capture_output=True, text=True, check=True
     ).stdout.split("\0")
     scripts = []
     for name in filter(None, listed):
         path = REPO / name
-        if not path.is_file():
+        if not path.is_file() or path.suffix in TEMPLATE_SUFFIXES:
             continue
         if path.suffix in (".sh", ".bash"):
             scripts.append(path)
