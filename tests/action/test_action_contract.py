@@ -181,3 +181,28 @@ def test_sweep_is_scheduled_and_can_be_dry_run_by_hand() -> None:
     assert doc["on"]["workflow_dispatch"]["inputs"]["dry-run"]["type"] == "boolean"
     action = next(step for step in doc["jobs"]["sweep"]["steps"] if step.get("uses") == "./")
     assert action["with"]["command"] == "sweep"
+
+
+DOC = REPO / "docs" / "use-in-your-repository.md"
+
+
+def test_the_guide_s_example_job_asks_for_what_preview_yml_grants() -> None:
+    blocks = re.findall(r"```yaml\n(.*?)```", DOC.read_text(), re.DOTALL)
+    example = next(yaml.safe_load(b) for b in blocks if "jobs:" in b)
+    deploy = example["jobs"]["deploy"]
+    assert deploy["permissions"] == PREVIEW["jobs"]["deploy"]["permissions"]
+    assert deploy["concurrency"] == PREVIEW["jobs"]["deploy"]["concurrency"]
+    assert deploy["if"] == PREVIEW["jobs"]["deploy"]["if"]
+    assert example[True]["pull_request"] == PREVIEW["on"]["pull_request"]
+    ours = next(s for s in PREVIEW["jobs"]["deploy"]["steps"] if s.get("uses") == "./")
+    theirs = next(s for s in deploy["steps"] if "ecs-poc@" in str(s.get("uses")))
+    assert theirs["with"] == ours["with"]
+
+
+def test_the_guide_names_only_bootstrap_outputs_that_exist() -> None:
+    outputs_tf = REPO / "terraform" / "bootstrap" / "outputs.tf"
+    defined = set(re.findall(r'^output "([\w-]+)"', outputs_tf.read_text(), re.MULTILINE))
+    named = set(re.findall(r"terraform output -raw ([\w-]+)", DOC.read_text()))
+    table = set(re.findall(r"^\| `([\w-]+)` \|", DOC.read_text(), re.MULTILINE))
+    assert named and table
+    assert named | table <= defined
