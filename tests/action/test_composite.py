@@ -215,21 +215,17 @@ def run_real(composite: CompositeRunner, binary: Path, with_: dict[str, str]) ->
 
 
 @pytest.mark.parametrize(
-    ("name", "value", "message"),
-    [
-        ("wait-timeout", "soon", "wait-timeout = `soon` is not a number of seconds"),
-        ("dry-run", "maybe", "dry-run = `maybe` is not a boolean"),
-        ("role-duration-seconds", "forever", "role-duration-seconds = `forever` is not a number of seconds"),
-        ("command", "launch", "command = `launch` is not one of deploy, plan, destroy, sweep"),
-    ],
+    ("name", "value"),
+    [("wait-timeout", "soon"), ("dry-run", "maybe"), ("role-duration-seconds", "forever"), ("command", "launch")],
 )
 def test_the_real_binary_reads_each_hyphenated_input_the_action_passes(
-    composite: CompositeRunner, real_binary: Path, name: str, value: str, message: str
+    composite: CompositeRunner, real_binary: Path, name: str, value: str
 ) -> None:
     result = run_real(composite, real_binary, {name: value})
 
+    # A configuration error (exit 2) that names the input and the bad value proves the binary read INPUT_<NAME>.
     assert result.returncode == 2, result.stderr
-    assert message in result.stderr
+    assert f"{name} = `{value}`" in result.stderr
 
 
 def test_the_action_s_defaults_are_a_valid_configuration_for_the_real_binary(
@@ -240,7 +236,8 @@ def test_the_action_s_defaults_are_a_valid_configuration_for_the_real_binary(
     result = run_real(composite, real_binary, {})
 
     assert result.returncode == 2, result.stderr
-    assert "no command given and not in a GitHub Actions run" in result.stderr
+    assert "no command given" in result.stderr
+    assert "config file" not in result.stderr
 
 
 def test_force_input_reaches_the_real_binary_s_main_stack_guard(composite: CompositeRunner, real_binary: Path) -> None:
