@@ -99,9 +99,9 @@ async fn a_shared_image_survives_until_its_last_stack_is_torn_down() {
         [
             "content-a",
             "content-b",
-            "pr-1.content-a",
-            "pr-1.content-b",
-            "pr-12.content-a"
+            "stack-pr-1.content-a",
+            "stack-pr-1.content-b",
+            "stack-pr-12.content-a"
         ]
     );
 
@@ -110,8 +110,8 @@ async fn a_shared_image_survives_until_its_last_stack_is_torn_down() {
         .expect("delete pr-1");
     assert_eq!(removed.len(), 2, "{removed:?}");
     // pr-12 still uses content-a, so only pr-1's tag went; content-b was pr-1's alone.
-    assert_eq!(tags(&ecr).await, ["content-a", "pr-12.content-a"]);
-    assert_eq!(stack_tag("pr-12", "content-a"), "pr-12.content-a");
+    assert_eq!(tags(&ecr).await, ["content-a", "stack-pr-12.content-a"]);
+    assert_eq!(stack_tag("pr-12", "content-a"), "stack-pr-12.content-a");
 
     // Idempotent: a second teardown of pr-1 finds nothing.
     assert!(

@@ -1,7 +1,10 @@
 //! Which ECR images belong to which stack. Image tags are content hashes, so two pull
 //! requests with the same content share one image; each deploy therefore adds a stack tag
-//! `<stack>.<content tag>` and a teardown removes only its own stack tags, deleting an image
-//! only when no other stack still tags it.
+//! `stack-<stack>.<content tag>` and a teardown removes only its own stack tags, deleting an
+//! image only when no other stack still tags it.
+//!
+//! The tags deliberately do not start with `pr-`: an ECR lifecycle rule on a `pr-` prefix
+//! would expire an image that `main` runs too (merged content is the same image).
 
 use aws_sdk_ecr::types::{ImageIdentifier, TagStatus};
 
@@ -10,14 +13,19 @@ use crate::{Error, Result};
 
 /// ECR tags allow 128 characters of `[A-Za-z0-9_.-]`.
 pub fn stack_tag(stack: &str, content_tag: &str) -> String {
-    let mut t = format!("{stack}.{content_tag}");
+    let mut t = format!("{}{content_tag}", stack_prefix(stack));
     t.truncate(128);
     t
 }
 
+fn stack_prefix(stack: &str) -> String {
+    format!("stack-{stack}.")
+}
+
 fn is_stack_tag(tag: &str) -> bool {
-    tag.split_once('.')
-        .is_some_and(|(s, _)| s == "main" || crate::config::pr_number(s).is_some())
+    tag.strip_prefix("stack-")
+        .and_then(|t| t.split_once('.'))
+        .is_some_and(|(s, _)| crate::config::validate_stack(s).is_ok())
 }
 
 /// Adds the stack tag to the image just deployed (same manifest, so no upload).
@@ -62,10 +70,11 @@ pub async fn tag_for_stack(
     }
     match put.send().await {
         Ok(_) => Ok(()),
-        // Already tagged by an earlier run of the same content.
+        // Already tagged by an earlier run of the same content (the tag names the content).
         Err(e)
-            if e.as_service_error()
-                .is_some_and(|s| s.is_image_already_exists_exception()) =>
+            if e.as_service_error().is_some_and(|s| {
+                s.is_image_already_exists_exception() || s.is_image_tag_already_exists_exception()
+            }) =>
         {
             Ok(())
         }
@@ -83,7 +92,7 @@ pub async fn delete_stack_images(
     repository: &str,
     stack: &str,
 ) -> Result<Vec<String>> {
-    let prefix = format!("{stack}.");
+    let prefix = stack_prefix(stack);
     let mut pages = ecr
         .describe_images()
         .repository_name(repository)
@@ -184,10 +193,14 @@ mod tests {
     #[test]
     fn stack_tags_do_not_collide_between_pr_1_and_pr_12() {
         let t = stack_tag("pr-12", "abc");
-        assert_eq!(t, "pr-12.abc");
-        assert!(!t.starts_with("pr-1."));
-        assert!(is_stack_tag("main.abc"));
+        assert_eq!(t, "stack-pr-12.abc");
+        assert!(!t.starts_with(&stack_prefix("pr-1")));
+        assert!(is_stack_tag("stack-main.abc"));
         assert!(!is_stack_tag("abc123"));
+        assert!(
+            !is_stack_tag("pr-1.abc"),
+            "not ours: lifecycle rules may expire pr- tags"
+        );
         assert_eq!(stack_tag("pr-1", &"x".repeat(200)).len(), 128);
     }
 }
