@@ -88,7 +88,7 @@ pub struct StacksConfig {
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema, PartialEq)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct ImageConfig {
-    /// ECR repository name (default ecs-poc, the shared stack's default).
+    /// ECR repository name (default ecs-poc-main: the shared stack's `<name>-<environment>` with its defaults).
     pub repository: Option<String>,
     /// Docker build context (default .).
     pub context: Option<PathBuf>,
@@ -338,7 +338,7 @@ impl Settings {
                 .image
                 .repository
                 .clone()
-                .unwrap_or_else(|| "ecs-poc".into()),
+                .unwrap_or_else(|| "ecs-poc-main".into()),
             context,
             dockerfile,
             build_args: file.image.build_args.clone(),

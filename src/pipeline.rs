@@ -571,13 +571,19 @@ impl Run<'_> {
         let tf = self.terraform(session);
         let preview = self.preview_stack(bucket, stack);
         let dry_run = self.settings.dry_run;
-        let plan = stage(report, &self.workflow, "terraform destroy", async {
+        let (plan, repository) = stage(report, &self.workflow, "terraform destroy", async {
             tf.init(&preview).await?;
+            // Read before the outputs are gone; a stack without state has none, which is fine.
+            let repository = tf
+                .outputs(&preview)
+                .await
+                .ok()
+                .and_then(|o| output_str(&o, "ecr_repository_name").ok());
             let plan = tf.plan(&preview, PlanMode::Destroy).await?;
             if plan.has_changes && !dry_run {
                 tf.apply(&preview, &plan).await?;
             }
-            Ok(plan)
+            Ok((plan, repository))
         })
         .await
         .map_err(|e| add_retry_hint(e, stack))?;
@@ -598,7 +604,7 @@ impl Run<'_> {
             return Ok(());
         }
         let ecr = aws_sdk_ecr::Client::new(&session.sdk_config);
-        let repo = self.settings.image_repository.clone();
+        let repo = repository.unwrap_or_else(|| self.settings.image_repository.clone());
         let removed = stage(
             report,
             &self.workflow,
