@@ -56,25 +56,33 @@ memory_mib() {
 # wrk's latency is printed with a unit (us, ms, s); normalise to ms.
 to_ms() { awk '{ v = $1 + 0; if ($1 ~ /us$/) v /= 1000; else if ($1 ~ /[0-9]s$/ && $1 !~ /ms$/) v *= 1000; printf "%.2f", v }'; }
 
-echo "| server ($via) | connections | requests/s | p50 ms | p99 ms | errors | memory MiB (after / peak) |"
+# Both servers run for the whole benchmark and take turns at each point, so background load on
+# this shared machine falls on both alike.
+start
+declare -A url_of cid_of
+url_of[gunicorn]=$url cid_of[gunicorn]=$cid
+start flask --app hello_world run --host 0.0.0.0 --port 8000
+url_of[flask-run]=$url cid_of[flask-run]=$cid
+
+echo "Run $(date -u +%FT%TZ), $(nproc) CPUs, load average before: $(cut -d' ' -f1-3 /proc/loadavg), via $via, $duration per point."
+echo
+echo "| connections | server | requests/s | p50 ms | p99 ms | errors | memory MiB (now / peak) |"
 echo "|---|---|---|---|---|---|---|"
-for server in gunicorn flask-run; do
-  if [ "$server" = gunicorn ]; then
-    start
-  else
-    start flask --app hello_world run --host 0.0.0.0 --port 8000
-  fi
-  for conns in 1 16 64; do
-    threads=$(( conns < 2 ? 1 : 2 ))
-    wrk -c "$conns" -t "$threads" -d 2s "$url$path" >/dev/null 2>&1  # warm-up
+for conns in 1 16 64; do
+  threads=$(( conns < 2 ? 1 : 2 ))
+  for server in gunicorn flask-run; do
+    target=${url_of[$server]}$path
+    wrk -c "$conns" -t "$threads" -d 2s "$target" >/dev/null 2>&1  # warm-up
     log "$server, $conns connections, $duration"
-    out=$(wrk -c "$conns" -t "$threads" -d "$duration" --latency "$url$path")
+    out=$(wrk -c "$conns" -t "$threads" -d "$duration" --latency "$target")
     rps=$(awk '/^Requests\/sec/ { printf "%.0f", $2 }' <<<"$out")
     p50=$(awk '$1 == "50%" { print $2 }' <<<"$out" | to_ms)
     p99=$(awk '$1 == "99%" { print $2 }' <<<"$out" | to_ms)
     errors=$(awk '/Socket errors|Non-2xx/ { printf "%s ", $0 }' <<<"$out")
-    mem="$(memory_mib "$cid" usage_in_bytes current) / $(memory_mib "$cid" max_usage_in_bytes peak)"
-    echo "| $server | $conns | $rps | $p50 | $p99 | ${errors:-0} | $mem |"
+    id=${cid_of[$server]}
+    mem="$(memory_mib "$id" usage_in_bytes current) / $(memory_mib "$id" max_usage_in_bytes peak)"
+    echo "| $conns | $server | $rps | $p50 | $p99 | ${errors:-0} | $mem |"
   done
-  "$client" rm --force "$cid" >/dev/null
 done
+echo
+echo "Load average after: $(cut -d' ' -f1-3 /proc/loadavg)."
