@@ -1,4 +1,6 @@
-"""A transparent HTTP proxy in front of moto that closes one fidelity gap: private zones.
+"""A transparent HTTP proxy in front of moto that closes fidelity gaps: private zones, and ECR's
+API and registry being one store (`tests.harness.ecr_bridge`); it also injects faults on request
+(`tests.harness.faults`).
 
 AWS (and the terraform provider) make a hosted zone private by sending a `VPC` element in
 CreateHostedZone; moto only does so when `HostedZoneConfig.PrivateZone` is also true. Without
@@ -13,6 +15,9 @@ import http.client
 import re
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from tests.harness.ecr_bridge import EcrBridge
+from tests.harness.faults import Faults
 
 _CREATE_ZONE_PATH = re.compile(r"^/2013-04-01/hostedzone/?(\?.*)?$")
 _HOP_BY_HOP = {
@@ -44,6 +49,8 @@ def mark_private_zone(body: bytes) -> bytes:
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     upstream: tuple[str, int] = ("127.0.0.1", 0)
+    ecr_bridge: EcrBridge | None = None
+    faults: Faults | None = None
 
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002 (stdlib signature)
         """Quiet: moto keeps its own request log."""
@@ -64,8 +71,32 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(length) if length else b""
 
+    def _answer(self, status: int, content_type: str, data: bytes) -> None:
+        self.send_response_only(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
     def _forward(self) -> None:
         body = self._read_body()
+        target = self.headers.get("X-Amz-Target", "")
+        if self.faults is not None:
+            if self.path.startswith("/_harness/faults"):
+                status, data = self.faults.control(self.command, body)
+                self._answer(status, "application/json", data)
+                return
+            fault = self.faults.match(target, self.path, body)
+            if fault is not None:
+                self._answer(*fault)
+                return
+        if self.ecr_bridge is not None:
+            self.ecr_bridge.before(target)
+        self._relay(body)
+        if self.ecr_bridge is not None:
+            self.ecr_bridge.after(target, body)
+
+    def _relay(self, body: bytes) -> None:
         if self.command == "POST" and _CREATE_ZONE_PATH.match(self.path):
             body = mark_private_zone(body)
         headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
@@ -98,8 +129,14 @@ class _Handler(BaseHTTPRequestHandler):
 class FidelityProxy:
     """Runs the proxy on a free loopback port in a daemon thread."""
 
-    def __init__(self, upstream_port: int, host: str = "127.0.0.1") -> None:
-        handler = type("BoundHandler", (_Handler,), {"upstream": ("127.0.0.1", upstream_port)})
+    def __init__(self, upstream_port: int, host: str = "127.0.0.1", region: str = "eu-west-2") -> None:
+        self.faults = Faults()
+        bridge = EcrBridge(f"http://127.0.0.1:{upstream_port}", region)
+        handler = type(
+            "BoundHandler",
+            (_Handler,),
+            {"upstream": ("127.0.0.1", upstream_port), "ecr_bridge": bridge, "faults": self.faults},
+        )
         self._server = ThreadingHTTPServer((host, 0), handler)
         self._server.daemon_threads = True
         self.port: int = self._server.server_address[1]

@@ -1,0 +1,1 @@
+"""End-to-end tests need the whole harness; `make test-e2e` installs and starts it."""

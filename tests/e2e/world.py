@@ -1,0 +1,127 @@
+"""The world an end-to-end run needs, started once: emulated AWS (moto + fidelity proxy + ECR bridge),
+the scripted ECS endpoint in front of it, the registry answering as ECR, the Docker engine, a fake
+GitHub, the terraform bootstrap applied as an admin would, and a runner over a fresh checkout.
+
+Shared by tests/e2e and `make demo`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tests.e2e.runner import REPO_ROOT, FakeGitHub, FakeProcess, Runner, cache_dir, checkout
+from tests.harness.emulated_aws import EmulatedAws
+
+REPOSITORY = "octo-org/hello-service"
+
+
+def log(message: str) -> None:
+    print(f"[world] {message}", file=sys.stderr, flush=True)
+
+
+def run_script(*args: str, capture: bool = False) -> str:
+    proc = subprocess.run(["bash", *args], cwd=REPO_ROOT, check=True, text=True,
+                          stdout=subprocess.PIPE if capture else None)
+    return (proc.stdout or "").strip()
+
+
+def binary_path() -> Path:
+    explicit = os.environ.get("ECS_POC_BINARY")
+    if explicit:
+        return Path(explicit)
+    target = Path(os.environ.get("CARGO_TARGET_DIR", cache_dir() / "target"))
+    return target / "debug" / "ecs-poc"
+
+
+def terraform_binary() -> str:
+    found = shutil.which("terraform", path=f"{cache_dir() / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}")
+    if not found:
+        raise RuntimeError("no terraform: run `bash .ci/setup-terraform.sh` (make setup-terraform)")
+    return found
+
+
+@dataclass
+class World:
+    root: Path
+    aws: EmulatedAws
+    github: FakeGitHub
+    fake_ecs: FakeProcess
+    runner: Runner
+    base_image: str
+    bootstrap: dict[str, Any] = field(default_factory=dict)
+
+    def stop(self) -> None:
+        for stop in (self.fake_ecs.stop, self.github.stop, self.aws.stop):
+            try:
+                stop()
+            except Exception as err:  # noqa: BLE001 - best effort, keep stopping the rest
+                log(f"stop failed: {err}")
+
+    def ecs(self) -> Any:
+        return self.aws.client("ecs")
+
+    def terraform(self, stack_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([terraform_binary(), f"-chdir={stack_dir}", *args], env=self.aws.child_env(),
+                              text=True, capture_output=True)
+
+
+def start_world(root: Path | None = None, fake_ecs_args: tuple[str, ...] = ()) -> World:
+    """Starts everything; the caller must call `World.stop()`."""
+    root = root or Path(tempfile.mkdtemp(prefix="ecs-poc-e2e-"))
+    log("docker engine, base image, registry-as-ECR, terraform")
+    run_script(".ci/setup-docker.sh")
+    base_image = run_script(".ci/base-image.sh", capture=True).splitlines()[-1]
+    run_script(".ci/setup-registry.sh", "up")
+    run_script(".ci/setup-terraform.sh")
+    log("emulated AWS")
+    aws = EmulatedAws().start()
+    github = fake_ecs = None
+    try:
+        github = FakeGitHub()
+        fake_ecs = FakeProcess("fake_ecs.py", "--upstream", aws.endpoint, *fake_ecs_args)
+        workspace = checkout(root / "workspace")
+        config = workspace / "ecs-poc.e2e.yml"
+        config.write_text(
+            "# Written by the end-to-end harness: the only difference from a real repository is the base\n"
+            "# image, which cannot be pulled here and is made locally by .ci/base-image.sh.\n"
+            f"image:\n  build_args:\n    BASE_IMAGE: {json.dumps(base_image)}\n"
+        )
+        aws_env = {**aws.env(), "AWS_ENDPOINT_URL_ECS": fake_ecs.url,
+                   "PATH": f"{cache_dir() / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"}
+        runner = Runner(workspace, binary_path(), aws_env, github, repository=REPOSITORY,
+                        extra_env={"ECS_POC_CONFIG": str(config)})
+        world = World(root=root, aws=aws, github=github, fake_ecs=fake_ecs, runner=runner, base_image=base_image)
+        world.bootstrap = apply_bootstrap(world)
+        return world
+    except BaseException:
+        for proc in (fake_ecs, github):
+            if proc is not None:
+                proc.stop()
+        aws.stop()
+        raise
+
+
+def apply_bootstrap(world: World) -> dict[str, Any]:
+    """terraform/bootstrap, applied once with admin rights and local state, as the README says."""
+    stack = world.runner.workspace / "terraform" / "bootstrap"
+    log("terraform/bootstrap: init + apply (local state, as a human admin would)")
+    steps = [
+        ("init", "-input=false"),
+        ("apply", "-input=false", "-auto-approve", f"-var=repository={REPOSITORY}", "-var=force_destroy=true"),
+    ]
+    for step in steps:
+        done = world.terraform(stack, *step)
+        if done.returncode != 0:
+            raise RuntimeError(f"bootstrap terraform {step[0]} failed:\n{done.stdout}\n{done.stderr}")
+    out = world.terraform(stack, "output", "-json")
+    if out.returncode != 0:
+        raise RuntimeError(f"bootstrap outputs: {out.stderr}")
+    return {name: value["value"] for name, value in json.loads(out.stdout).items()}

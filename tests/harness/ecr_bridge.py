@@ -1,0 +1,167 @@
+"""Makes moto's ECR API and the local registry-as-ECR behave as one store, as they are in AWS.
+
+In AWS, `docker push` to `<account>.dkr.ecr.<region>.amazonaws.com` and the ECR API
+(DescribeImages, BatchGetImage, PutImage, BatchDeleteImage, ...) see the same images. Here the push
+lands in a real registry (`.ci/setup-registry.sh`) and the API is moto's, which never sees it.
+The emulator proxy calls this bridge around every ECR API request:
+
+- before: manifests pushed to the registry that moto has never seen are imported into moto with
+  PutImage (same manifest bytes, so moto computes the same digest the registry reports);
+- after BatchDeleteImage: an image moto no longer holds under any tag is deleted from the registry
+  too, so a pull of a deleted image fails as it would on ECR.
+
+Nothing here is in the binary: it talks to the ECR API and to the registry exactly as in production.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import ssl
+import threading
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+ECR_TARGET_PREFIX = "AmazonEC2ContainerRegistry_V20150921."
+ACCOUNT_ID = "123456789012"
+# moto's GetAuthorizationToken always hands out this password for user AWS.
+REGISTRY_PASSWORD = f"{ACCOUNT_ID}-auth-token"
+MANIFEST_TYPES = ", ".join([
+    "application/vnd.docker.distribution.manifest.v2+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.oci.image.index.v1+json",
+])
+
+
+def _cache_dir() -> Path:
+    return Path(os.environ.get("ECS_POC_CACHE", Path.home() / ".cache" / "ecs-poc"))
+
+
+class Registry:
+    """The registry-as-ECR over HTTPS with basic auth, as `docker` itself reaches it."""
+
+    def __init__(self, region: str) -> None:
+        self.base = f"https://{ACCOUNT_ID}.dkr.ecr.{region}.amazonaws.com"
+        cert = _cache_dir() / "registry" / "cert.pem"
+        self.available = cert.is_file()
+        self._ssl = ssl.create_default_context(cafile=str(cert)) if self.available else None
+        token = base64.b64encode(f"AWS:{REGISTRY_PASSWORD}".encode()).decode()
+        self._auth = f"Basic {token}"
+
+    def _request(self, method: str, path: str, accept: str | None = None) -> tuple[int, dict[str, str], bytes]:
+        headers = {"Authorization": self._auth}
+        if accept:
+            headers["Accept"] = accept
+        req = urllib.request.Request(f"{self.base}{path}", method=method, headers=headers)
+        try:
+            with urllib.request.urlopen(req, timeout=10, context=self._ssl) as resp:
+                return resp.status, dict(resp.headers.items()), resp.read()
+        except urllib.error.HTTPError as err:
+            return err.code, dict(err.headers.items()), err.read()
+
+    def repositories(self) -> list[str]:
+        status, _, body = self._request("GET", "/v2/_catalog?n=1000")
+        return list(json.loads(body).get("repositories") or []) if status == 200 else []
+
+    def tags(self, repository: str) -> list[str]:
+        status, _, body = self._request("GET", f"/v2/{repository}/tags/list")
+        return list(json.loads(body).get("tags") or []) if status == 200 else []
+
+    def manifest(self, repository: str, reference: str) -> tuple[str, str, str] | None:
+        """(digest, media type, manifest text) of a tag or digest."""
+        status, headers, body = self._request("GET", f"/v2/{repository}/manifests/{reference}", MANIFEST_TYPES)
+        if status != 200:
+            return None
+        lowered = {k.lower(): v for k, v in headers.items()}
+        return lowered.get("docker-content-digest", ""), lowered.get("content-type", ""), body.decode()
+
+    def delete(self, repository: str, digest: str) -> None:
+        self._request("DELETE", f"/v2/{repository}/manifests/{digest}")
+
+
+class EcrBridge:
+    def __init__(self, moto_endpoint: str, region: str) -> None:
+        self.registry = Registry(region)
+        self.region = region
+        self.moto_endpoint = moto_endpoint
+        self._seen: set[tuple[str, str]] = set()  # (repository, digest) already imported or deleted
+        self._lock = threading.Lock()
+
+    def _ecr(self) -> Any:
+        import boto3  # lazily: only bridged runs need it
+
+        return boto3.client("ecr", region_name=self.region, endpoint_url=self.moto_endpoint,
+                            aws_access_key_id="testing", aws_secret_access_key="testing")
+
+    def before(self, target: str) -> None:
+        if not self.registry.available or not target.startswith(ECR_TARGET_PREFIX):
+            return
+        with self._lock:
+            try:
+                self._import_new_pushes()
+            except (OSError, urllib.error.URLError, ValueError):
+                # No registry running: moto alone answers, as it would without the bridge.
+                return
+
+    def _import_new_pushes(self) -> None:
+        ecr = self._ecr()
+        known = {r["repositoryName"] for r in ecr.describe_repositories().get("repositories", [])}
+        for repository in self.registry.repositories():
+            if repository not in known:
+                continue
+            for tag in self.registry.tags(repository):
+                found = self.registry.manifest(repository, tag)
+                if found is None:
+                    continue
+                digest, media_type, manifest = found
+                if (repository, digest) in self._seen:
+                    continue
+                self._import(ecr, repository, tag, digest, media_type, manifest)
+
+    def _import(self, ecr: Any, repository: str, tag: str, digest: str, media_type: str, manifest: str) -> None:
+        kwargs: dict[str, Any] = {"repositoryName": repository, "imageManifest": manifest, "imageTag": tag}
+        if media_type:
+            kwargs["imageManifestMediaType"] = media_type
+        try:
+            ecr.put_image(**kwargs)
+        except ecr.exceptions.ImageAlreadyExistsException:
+            pass
+        except ecr.exceptions.ImageTagAlreadyExistsException:
+            pass
+        # Other tags of the same push share the digest: one import records them all.
+        self._seen.add((repository, digest))
+
+    def after(self, target: str, request_body: bytes) -> None:
+        if not self.registry.available or target != f"{ECR_TARGET_PREFIX}BatchDeleteImage":
+            return
+        try:
+            repository = json.loads(request_body or b"{}").get("repositoryName", "")
+        except ValueError:
+            return
+        with self._lock:
+            try:
+                self._delete_untagged(repository)
+            except (OSError, urllib.error.URLError, ValueError):
+                return
+
+    def _delete_untagged(self, repository: str) -> None:
+        ecr = self._ecr()
+        still_tagged: set[str] = set()
+        paginator = ecr.get_paginator("list_images")
+        for page in paginator.paginate(repositoryName=repository):
+            for image in page.get("imageIds", []):
+                if image.get("imageTag"):
+                    still_tagged.add(image["imageDigest"])
+        for tag in self.registry.tags(repository):
+            found = self.registry.manifest(repository, tag)
+            if found is None:
+                continue
+            digest = found[0]
+            if digest not in still_tagged:
+                self.registry.delete(repository, digest)
+                # Gone from both sides: the same content pushed again must be imported again.
+                self._seen.discard((repository, digest))
