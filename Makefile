@@ -34,7 +34,7 @@ $(LINT_VENV)/.installed: .ci/requirements-lint.txt
 	bash .ci/setup-python.sh "$(LINT_VENV)" .ci/requirements-lint.txt
 	touch $@
 
-test: $(TEST_TARGETS) ## Run every test (what .ci/run runs)
-	@echo "make test: all suites passed: $(TEST_TARGETS)"
+test: $(TEST_TARGETS) $(TEST_TARGETS_LAST) ## Run every test (what .ci/run runs)
+	@echo "make test: all suites passed: $(TEST_TARGETS) $(TEST_TARGETS_LAST)"
 
 lint: $(LINT_TARGETS) ## Run every linter

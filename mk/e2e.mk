@@ -1,0 +1,15 @@
+# End to end: the real binary played as GitHub Actions runs of this repository, on emulated AWS,
+# the real Docker engine and registry, terraform with the real AWS provider, and a fake GitHub.
+# Runs last in `make test`: it needs every other part to work.
+TEST_TARGETS_LAST += test-e2e
+
+.PHONY: test-e2e demo e2e-deps
+
+e2e-deps: setup-python setup-terraform docker-up build
+	@bash .ci/setup-registry.sh up
+
+test-e2e: e2e-deps ## End-to-end tests: push to main, PR deploy, no-op redeploy, fork, sweep, destroy (fails midway, then finishes)
+	cd $(CURDIR) && $(PYTHON) -m pytest -q -p no:cacheprovider tests/e2e
+
+demo: e2e-deps ## The whole pipeline locally (emulated AWS, local Docker, fake GitHub); prints a localhost URL that answers
+	cd $(CURDIR) && $(PYTHON) -m tests.e2e.demo $(if $(KEEP),--keep)
