@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# A local registry that answers as moto's ECR, so `docker login` / `docker push` follow exactly
+# the production path: the name moto hands out (123456789012.dkr.ecr.<region>.amazonaws.com)
+# resolves to 127.0.0.1 via /etc/hosts, Debian's docker-registry serves TLS on 127.0.0.1:443
+# with a self-signed certificate for that name (trusted by dockerd via /etc/docker/certs.d), and
+# htpasswd auth accepts user AWS with moto's fixed token password.
+# Idempotent; state under $ECS_POC_CACHE/registry. Needs root (443, /etc/hosts, /etc/docker).
+# Usage: setup-registry.sh [up|down|status]   (env: ECS_POC_CACHE, ECS_POC_REGION)
+set -euo pipefail
+
+action=${1:-up}
+cache=${ECS_POC_CACHE:-$HOME/.cache/ecs-poc}
+region=${ECS_POC_REGION:-eu-west-2}
+host=123456789012.dkr.ecr.${region}.amazonaws.com
+dir=$cache/registry
+pidfile=$dir/registry.pid
+certs_d=/etc/docker/certs.d/$host
+# moto's GetAuthorizationToken always returns base64("AWS:123456789012-auth-token").
+password=123456789012-auth-token
+
+answers() {
+  # 401 means: TLS for our name works and auth is on; anything else is not our registry.
+  local code
+  code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 3 --cacert "$dir/cert.pem" "https://$host/v2/" || true)
+  [ "$code" = 401 ]
+}
+
+ours_running() { [ -s "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; }
+
+case $action in
+  status)
+    if answers; then echo "registry-as-ECR: up at https://$host"; else echo "registry-as-ECR: down"; exit 1; fi
+    exit 0 ;;
+  down)
+    if ours_running; then kill "$(cat "$pidfile")"; rm -f "$pidfile"; echo "registry-as-ECR: stopped"; fi
+    exit 0 ;;
+  up) ;;
+  *) echo "usage: $0 [up|down|status]" >&2; exit 2 ;;
+esac
+
+for tool in docker-registry htpasswd openssl curl; do
+  command -v "$tool" >/dev/null || { echo "setup-registry: $tool missing; run .ci/install-system-packages.sh" >&2; exit 1; }
+done
+
+mkdir -p "$dir/data"
+exec 9>"$dir/.lock"
+flock 9
+
+if ! grep -qE "^127\.0\.0\.1[[:space:]]+$host([[:space:]]|$)" /etc/hosts; then
+  # /etc/hosts may be a bind mount (containers): append in place rather than replace the file.
+  printf '127.0.0.1 %s\n' "$host" >>/etc/hosts
+fi
+
+if [ ! -s "$dir/cert.pem" ] || [ ! -s "$dir/key.pem" ]; then
+  openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=$host" \
+    -addext "subjectAltName=DNS:$host" -keyout "$dir/key.pem" -out "$dir/cert.pem" 2>/dev/null
+  chmod 600 "$dir/key.pem"
+fi
+mkdir -p "$certs_d"
+cmp -s "$dir/cert.pem" "$certs_d/ca.crt" || cp "$dir/cert.pem" "$certs_d/ca.crt"
+
+if [ ! -s "$dir/htpasswd" ] || ! htpasswd -vi "$dir/htpasswd" AWS <<<"$password" >/dev/null 2>&1; then
+  # -i: the password comes from stdin, never argv.
+  htpasswd -Bic "$dir/htpasswd" AWS <<<"$password" 2>/dev/null
+fi
+
+cat >"$dir/config.yml.new" <<YAML
+version: 0.1
+log:
+  level: warn
+storage:
+  filesystem:
+    rootdirectory: $dir/data
+  delete:
+    enabled: true
+http:
+  addr: 127.0.0.1:443
+  tls:
+    certificate: $dir/cert.pem
+    key: $dir/key.pem
+auth:
+  htpasswd:
+    realm: ecs-poc-registry
+    path: $dir/htpasswd
+YAML
+mv -f "$dir/config.yml.new" "$dir/config.yml"
+
+if ! answers; then
+  if ! ours_running; then
+    echo "setup-registry: starting docker-registry on 127.0.0.1:443 as $host (log: $dir/registry.log)" >&2
+    # 9>&-: the daemon must not inherit (and so hold forever) the setup lock.
+    setsid nohup docker-registry serve "$dir/config.yml" >>"$dir/registry.log" 2>&1 </dev/null 9>&- &
+    echo $! >"$pidfile"
+  fi
+  deadline=$(( $(date +%s) + 20 ))
+  until answers; do
+    if [ "$(date +%s)" -ge "$deadline" ]; then
+      echo "setup-registry: registry did not answer on https://$host/v2/ within 20 s; last log lines:" >&2
+      tail -n 20 "$dir/registry.log" >&2 || true
+      exit 1
+    fi
+    sleep 0.3
+  done
+fi
+echo "setup-registry: https://$host is up (user AWS, moto's token)" >&2

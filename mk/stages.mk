@@ -1,0 +1,17 @@
+# The AWS stages of the binary (terraform, image, ecs, smoke): their Rust integration tests
+# (tests/stage_*.rs) run inside `test-rust` and need: the harness venv (setup-python: moto),
+# terraform (setup-terraform), the Docker engine (docker-up) and the registry answering as
+# ECR (registry-up). `stages-prereqs` brings all of them up.
+
+.PHONY: registry-up registry-down stages-prereqs test-stages
+
+registry-up: docker-up ## Local registry answering as moto's ECR (TLS on 127.0.0.1:443, /etc/hosts, certs.d)
+	bash .ci/setup-registry.sh up
+
+registry-down: ## Stop the registry started by registry-up
+	bash .ci/setup-registry.sh down
+
+stages-prereqs: setup-python setup-terraform registry-up ## Everything tests/stage_*.rs need
+
+test-stages: stages-prereqs ## Only the stage integration tests (also part of test-rust)
+	ECS_POC_REQUIRE_ALL=1 cargo test --test 'stage_*'
