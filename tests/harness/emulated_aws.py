@@ -37,11 +37,16 @@ from typing import Any
 from tests.harness.route53_proxy import FidelityProxy
 from tests.harness.terraform_env import cache_dir, terraform_env
 
+_REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_REGION = "eu-west-2"
 ACCOUNT_ID = "123456789012"
 # Dummy credentials: moto accepts anything; these never reach AWS because the endpoint is loopback.
 DUMMY_KEY_ID = "testing"
 DUMMY_SECRET = "testing"
+
+# AWS-managed policies (e.g. AmazonEC2ContainerServiceforEC2Role) exist in every account; moto
+# loads them only when asked.
+_MOTO_DEFAULTS = {"MOTO_IAM_LOAD_MANAGED_POLICIES": "true"}
 
 # Variables that would let a child escape to a real account or pick up a user's profile.
 _SCRUBBED = (
@@ -82,7 +87,8 @@ def aws_env(endpoint: str, region: str = DEFAULT_REGION) -> dict[str, str]:
 
 
 class EmulatedAws:
-    """moto server (child process) + Route53 fidelity proxy (thread); `endpoint` is the proxy."""
+    """moto server (child process, with `moto_server`'s condition fix) + Route53 fidelity proxy
+    (thread); `endpoint` is the proxy."""
 
     def __init__(
         self,
@@ -102,10 +108,12 @@ class EmulatedAws:
         last_error = ""
         for _attempt in range(3):
             port = _free_port()
-            env = {**os.environ, **self._moto_env}
+            # The launcher imports tests.harness from the clone, wherever the caller's cwd is.
+            pythonpath = os.pathsep.join(filter(None, [str(_REPO_ROOT), os.environ.get("PYTHONPATH")]))
+            env = {**os.environ, "PYTHONPATH": pythonpath, **_MOTO_DEFAULTS, **self._moto_env}
             with open(self.log_path, "ab") as log:
                 proc = subprocess.Popen(
-                    [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                    [sys.executable, "-m", "tests.harness.moto_server", "-H", "127.0.0.1", "-p", str(port)],
                     stdout=log,
                     stderr=subprocess.STDOUT,
                     stdin=subprocess.DEVNULL,

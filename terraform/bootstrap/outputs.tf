@@ -1,0 +1,24 @@
+output "state_bucket" {
+  description = "State bucket: the action's state-bucket input and every stack's -backend-config=bucket."
+  value       = aws_s3_bucket.state.id
+}
+
+output "region" {
+  description = "Region of the state bucket."
+  value       = var.region
+}
+
+output "oidc_provider_arn" {
+  description = "GitHub OIDC identity provider."
+  value       = module.github_oidc.oidc_provider_arn
+}
+
+output "preview_role_arn" {
+  description = "role-to-assume for pull-request workflows (preview stacks)."
+  value       = module.github_oidc.preview_role_arn
+}
+
+output "shared_role_arn" {
+  description = "role-to-assume for the default branch's shared-stack workflow."
+  value       = module.github_oidc.shared_role_arn
+}

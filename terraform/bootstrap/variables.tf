@@ -1,0 +1,82 @@
+variable "region" {
+  description = "AWS region of the state bucket and of the environment."
+  type        = string
+  default     = "eu-west-2"
+  validation {
+    condition     = can(regex("^[a-z]{2}(-[a-z]+)+-[0-9]$", var.region))
+    error_message = "region must be an AWS region name such as eu-west-2."
+  }
+}
+
+variable "name" {
+  description = "Project name (as in the shared stack)."
+  type        = string
+  default     = "ecs-poc"
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,11}$", var.name))
+    error_message = "name must be 2-12 lower-case letters, digits or hyphens, starting with a letter."
+  }
+}
+
+variable "environment" {
+  description = "Environment (as in the shared stack)."
+  type        = string
+  default     = "main"
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9]{0,7}$", var.environment))
+    error_message = "environment must be 1-8 lower-case letters or digits, starting with a letter."
+  }
+}
+
+variable "repository" {
+  description = "GitHub repository (owner/name) allowed to deploy."
+  type        = string
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$", var.repository))
+    error_message = "repository must be owner/name, e.g. octo-org/ecs-poc."
+  }
+}
+
+variable "default_branch" {
+  description = "Default branch of the repository."
+  type        = string
+  default     = "main"
+}
+
+variable "state_bucket_name" {
+  description = "Name of the state bucket; empty: <name>-tfstate-<account id>-<region> (globally unique)."
+  type        = string
+  default     = ""
+  validation {
+    condition     = var.state_bucket_name == "" || can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.state_bucket_name))
+    error_message = "state_bucket_name must be empty or a valid S3 bucket name."
+  }
+}
+
+variable "noncurrent_version_days" {
+  description = "Days to keep superseded state versions (your undo history)."
+  type        = number
+  default     = 90
+  validation {
+    condition     = var.noncurrent_version_days >= 1
+    error_message = "noncurrent_version_days must be at least 1."
+  }
+}
+
+variable "force_destroy" {
+  description = "Allow terraform destroy to delete the bucket with its state files (only for throwaway accounts)."
+  type        = bool
+  default     = false
+}
+
+variable "create_oidc_provider" {
+  description = "Create the account's GitHub OIDC provider; false when the account already has one (pass its ARN)."
+  type        = bool
+  default     = true
+}
+
+variable "oidc_provider_arn" {
+  description = "Existing token.actions.githubusercontent.com provider ARN, when create_oidc_provider is false."
+  type        = string
+  default     = ""
+}

@@ -1,0 +1,72 @@
+data "terraform_remote_state" "shared" {
+  backend = "s3"
+  config = {
+    bucket = var.state_bucket
+    key    = var.shared_state_key
+    region = var.region
+  }
+}
+
+locals {
+  shared    = data.terraform_remote_state.shared.outputs
+  is_main   = var.stack_name == "main"
+  pr_number = local.is_main ? null : tonumber(trimprefix(var.stack_name, "pr-"))
+  name      = "${local.shared.name_prefix}-${var.stack_name}"
+
+  # Rule priority = PR number, so two pull requests can never collide; main takes the last
+  # priority and its "/*" catches whatever no preview matched.
+  listener_priority = local.is_main ? 50000 : local.pr_number
+
+  host_routing = !local.is_main && local.shared.preview_domain != ""
+  host_header  = local.host_routing ? "${var.stack_name}.${local.shared.preview_domain}" : ""
+  path_prefix  = local.is_main || local.host_routing ? "" : "/${var.stack_name}"
+
+  # A null output is absent from remote state: no HTTPS listener then.
+  https        = try(local.shared.alb_https_listener_arn, null) != null
+  listener_arn = local.https ? try(local.shared.alb_https_listener_arn, null) : local.shared.alb_listener_arn
+  endpoint_url = format(
+    "%s://%s%s/",
+    local.https ? "https" : "http",
+    local.host_routing ? local.host_header : local.shared.alb_dns_name,
+    local.path_prefix,
+  )
+
+  tags = merge(
+    {
+      Project     = local.shared.name
+      Stack       = var.stack_name
+      Environment = local.shared.environment
+      ManagedBy   = "terraform"
+      Repository  = var.repository
+    },
+    local.is_main ? {} : { PullRequest = tostring(local.pr_number) },
+  )
+}
+
+module "service" {
+  source                   = "../../modules/service"
+  name                     = local.name
+  region                   = var.region
+  vpc_id                   = local.shared.vpc_id
+  cluster_name             = local.shared.cluster_name
+  capacity_provider_name   = local.shared.capacity_provider_name
+  listener_arn             = local.listener_arn
+  alb_arn_suffix           = local.shared.alb_arn_suffix
+  listener_priority        = local.listener_priority
+  path_prefix              = local.path_prefix
+  host_header              = local.host_header
+  image                    = var.image
+  app_version              = var.app_version
+  container_port           = var.container_port
+  cpu                      = var.cpu
+  memory                   = var.memory
+  desired_count            = var.desired_count
+  min_count                = var.min_count
+  max_count                = var.max_count
+  health_check_path        = var.health_check_path
+  log_group_name           = local.shared.log_group_name
+  log_group_arn            = local.shared.log_group_arn
+  log_stream_prefix        = var.stack_name
+  ecr_repository_arn       = local.shared.ecr_repository_arn
+  permissions_boundary_arn = local.shared.task_permissions_boundary_arn
+}

@@ -1,0 +1,157 @@
+variable "region" {
+  description = "AWS region of the environment."
+  type        = string
+  default     = "eu-west-2"
+  validation {
+    condition     = can(regex("^[a-z]{2}(-[a-z]+)+-[0-9]$", var.region))
+    error_message = "region must be an AWS region name such as eu-west-2."
+  }
+}
+
+variable "availability_zones" {
+  description = "Availability zones the network spans (at least two, for the load balancer)."
+  type        = list(string)
+  default     = ["eu-west-2a", "eu-west-2b"]
+  validation {
+    condition     = length(var.availability_zones) >= 2
+    error_message = "availability_zones must list at least two zones."
+  }
+}
+
+variable "name" {
+  description = "Project name: the prefix of every resource name."
+  type        = string
+  default     = "ecs-poc"
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,11}$", var.name))
+    error_message = "name must be 2-12 lower-case letters, digits or hyphens, starting with a letter (it prefixes names limited to 32 characters)."
+  }
+}
+
+variable "environment" {
+  description = "Environment this shared stack serves (one per account/region, e.g. main)."
+  type        = string
+  default     = "main"
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9]{0,7}$", var.environment))
+    error_message = "environment must be 1-8 lower-case letters or digits, starting with a letter."
+  }
+}
+
+variable "repository" {
+  description = "GitHub repository (owner/name) this environment deploys, recorded in tags."
+  type        = string
+  default     = "owner/name"
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$", var.repository))
+    error_message = "repository must be owner/name."
+  }
+}
+
+variable "vpc_cidr" {
+  description = "IPv4 CIDR of the VPC."
+  type        = string
+  default     = "10.20.0.0/16"
+  validation {
+    condition     = can(cidrhost(var.vpc_cidr, 0))
+    error_message = "vpc_cidr must be an IPv4 CIDR."
+  }
+}
+
+variable "single_nat_gateway" {
+  description = "One NAT gateway for both AZs (saves about $35/month, loses egress when that AZ fails)."
+  type        = bool
+  default     = false
+}
+
+variable "private_zone_name" {
+  description = "Private Route53 zone associated with the VPC."
+  type        = string
+  default     = "myorg.local"
+  validation {
+    condition     = can(regex("^([a-z0-9-]+\\.)+[a-z0-9-]+$", var.private_zone_name))
+    error_message = "private_zone_name must be a DNS name without trailing dot, such as myorg.local."
+  }
+}
+
+variable "service_record_name" {
+  description = "Record in the private zone that points at the load balancer (hello -> hello.myorg.local)."
+  type        = string
+  default     = "hello"
+  validation {
+    condition     = can(regex("^[a-z0-9-]+$", var.service_record_name))
+    error_message = "service_record_name must be one DNS label."
+  }
+}
+
+variable "preview_domain" {
+  description = "Public domain for host-based preview routing (pr-12.<domain>); empty: path-based (/pr-12/)."
+  type        = string
+  default     = ""
+  validation {
+    condition     = var.preview_domain == "" || can(regex("^([a-z0-9-]+\\.)+[a-z]{2,}$", var.preview_domain))
+    error_message = "preview_domain must be empty or a DNS name such as preview.example.com."
+  }
+}
+
+variable "certificate_arn" {
+  description = "ACM certificate (covering preview_domain and *.preview_domain) for an HTTPS listener; empty: HTTP only."
+  type        = string
+  default     = ""
+  validation {
+    condition     = var.certificate_arn == "" || can(regex("^arn:aws[a-z-]*:acm:", var.certificate_arn))
+    error_message = "certificate_arn must be empty or an ACM certificate ARN."
+  }
+}
+
+variable "instance_type" {
+  description = "EC2 instance type of the container instances."
+  type        = string
+  default     = "t3.small"
+}
+
+variable "asg_min_size" {
+  description = "Minimum number of container instances."
+  type        = number
+  default     = 1
+  validation {
+    condition     = var.asg_min_size >= 0
+    error_message = "asg_min_size must be 0 or more."
+  }
+}
+
+variable "asg_max_size" {
+  description = "Maximum number of container instances."
+  type        = number
+  default     = 4
+  validation {
+    condition     = var.asg_max_size >= 1
+    error_message = "asg_max_size must be at least 1."
+  }
+}
+
+variable "log_retention_days" {
+  description = "Retention of the container and flow log groups, in days."
+  type        = number
+  default     = 365
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
+    error_message = "log_retention_days must be a value CloudWatch Logs accepts (e.g. 7, 30, 90, 365)."
+  }
+}
+
+variable "pr_image_expiry_days" {
+  description = "Days after which images tagged pr-* are expired from the repository."
+  type        = number
+  default     = 14
+  validation {
+    condition     = var.pr_image_expiry_days >= 1
+    error_message = "pr_image_expiry_days must be at least 1."
+  }
+}
+
+variable "ecr_force_delete" {
+  description = "Let terraform destroy delete the repository even when it holds images."
+  type        = bool
+  default     = false
+}

@@ -1,0 +1,23 @@
+"""Shared fixtures of the terraform suite."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+from tests.harness.terraform_env import mirror_dir, provider_source
+
+
+@pytest.fixture(scope="session")
+def provider_available() -> str:
+    """The provider source, or a loud skip when the machine has no hashicorp/aws at all."""
+    source = provider_source()
+    if source == "none":
+        message = (
+            "SKIPPED: no hashicorp/aws provider on this machine (no filesystem mirror at "
+            f"{mirror_dir()}, registry.terraform.io unreachable): terraform validate/apply were NOT run"
+        )
+        print(f"\n{'!' * 100}\n{message}\n{'!' * 100}", file=sys.stderr)
+        pytest.skip(message)
+    return source

@@ -1,0 +1,92 @@
+"""The harness itself: the fidelity fixes and the terraform shim must do what they claim,
+or the apply proof would be testing the emulator."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+from tests.harness.emulated_aws import EmulatedAws, aws_env
+from tests.harness.moto_server import secure_transport_excludes
+from tests.harness.route53_proxy import mark_private_zone
+from tests.harness.terraform_env import cli_config_text
+from tests.terraform.stacks import terraform_binary
+
+ZONE_WITH_VPC = (
+    b'<CreateHostedZoneRequest xmlns="https://route53.amazonaws.com/doc/2013-04-01/">'
+    b"<CallerReference>r</CallerReference><HostedZoneConfig><Comment>c</Comment></HostedZoneConfig>"
+    b"<Name>myorg.local</Name><VPC><VPCId>vpc-1</VPCId><VPCRegion>eu-west-2</VPCRegion></VPC>"
+    b"</CreateHostedZoneRequest>"
+)
+
+
+def test_zone_with_vpc_is_marked_private() -> None:
+    assert b"<PrivateZone>true</PrivateZone></HostedZoneConfig>" in mark_private_zone(ZONE_WITH_VPC)
+
+
+def test_public_zone_is_left_alone() -> None:
+    public = ZONE_WITH_VPC.replace(b"<VPC><VPCId>vpc-1</VPCId><VPCRegion>eu-west-2</VPCRegion></VPC>", b"")
+    assert mark_private_zone(public) == public
+
+
+def test_zone_without_config_gets_one() -> None:
+    bare = ZONE_WITH_VPC.replace(b"<HostedZoneConfig><Comment>c</Comment></HostedZoneConfig>", b"")
+    assert b"<HostedZoneConfig><PrivateZone>true</PrivateZone></HostedZoneConfig>" in mark_private_zone(bare)
+
+
+def test_secure_transport_deny_does_not_apply_to_tls_requests() -> None:
+    deny_plain = {"Effect": "Deny", "Condition": {"Bool": {"aws:SecureTransport": "false"}}}
+    allow_tls = {"Effect": "Allow", "Condition": {"Bool": {"aws:SecureTransport": ["true"]}}}
+    assert secure_transport_excludes(deny_plain)
+    assert not secure_transport_excludes(allow_tls)
+    assert not secure_transport_excludes({"Effect": "Deny"})
+
+
+def test_env_points_every_client_at_the_emulator_only() -> None:
+    env = aws_env("http://127.0.0.1:1234")
+    assert env["AWS_ENDPOINT_URL"] == "http://127.0.0.1:1234"
+    assert env["AWS_EC2_METADATA_DISABLED"] == "true"
+    assert env["AWS_CONFIG_FILE"] == os.devnull
+    assert env["TF_CLI_ARGS_init"] == "-backend-config=use_path_style=true"
+    assert Path(env["TF_CLI_CONFIG_FILE"]).is_file()
+
+
+def test_mirror_config_keeps_other_providers_on_the_registry() -> None:
+    text = cli_config_text("mirror")
+    assert 'filesystem_mirror' in text and 'exclude = ["registry.terraform.io/hashicorp/aws"]' in text
+
+
+def test_shim_passes_exit_codes_and_output(tmp_path: Path) -> None:
+    (tmp_path / "main.tf").write_text('output "answer" {\n  value = 42\n}\n')
+    tf = terraform_binary()
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "TF_CLI_CONFIG_FILE": os.devnull}
+    assert subprocess.run([tf, f"-chdir={tmp_path}", "init", "-input=false"], env=env, capture_output=True).returncode == 0
+    plan = subprocess.run([tf, f"-chdir={tmp_path}", "plan", "-detailed-exitcode", "-input=false", "-no-color"],
+                          env=env, capture_output=True, text=True)
+    assert plan.returncode == 2, plan.stdout + plan.stderr
+    assert "answer" in plan.stdout
+    bad = subprocess.run([tf, "no-such-command"], env=env, capture_output=True, text=True)
+    assert bad.returncode == 1 and "no-such-command" in bad.stderr
+
+
+def test_emulator_serves_state_bucket_writes_and_private_zones() -> None:
+    with EmulatedAws() as aws:
+        s3 = aws.client("s3")
+        s3.create_bucket(Bucket="harness-check", CreateBucketConfiguration={"LocationConstraint": "eu-west-2"})
+        s3.put_bucket_policy(
+            Bucket="harness-check",
+            Policy='{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":{"AWS":"*"},'
+            '"Action":"s3:PutObject","Resource":"arn:aws:s3:::harness-check/*",'
+            '"Condition":{"Bool":{"aws:SecureTransport":"false"}}}]}',
+        )
+        s3.put_object(Bucket="harness-check", Key="k", Body=b"x")
+        vpc = aws.client("ec2").create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
+        r53 = aws.client("route53")
+        zone = r53.create_hosted_zone(Name="myorg.local", CallerReference="x",
+                                      VPC={"VPCRegion": "eu-west-2", "VPCId": vpc})["HostedZone"]
+        got = r53.get_hosted_zone(Id=zone["Id"])
+        assert got["HostedZone"]["Config"]["PrivateZone"] is True
+        assert got["VPCs"][0]["VPCId"] == vpc
+        aws.reset()
+        assert aws.client("ec2").describe_vpcs(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["Vpcs"] == []

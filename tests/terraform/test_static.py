@@ -1,0 +1,82 @@
+"""Static proof of terraform/: formatting, validation without deprecation warnings, the layout
+the pipeline relies on, and no credentials in any file."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.harness.terraform_env import terraform_env
+from tests.terraform.stacks import TERRAFORM_SRC, copy_tree, terraform_binary
+
+ROOTS = sorted(
+    str(p.parent.relative_to(TERRAFORM_SRC))
+    for p in TERRAFORM_SRC.glob("**/versions.tf")
+    if ".terraform" not in p.parts
+)
+
+
+def test_layout_the_pipeline_relies_on() -> None:
+    for path in ["stacks/shared", "stacks/preview", "bootstrap", "modules/network", "modules/cluster",
+                 "modules/service", "modules/github-oidc"]:
+        assert (TERRAFORM_SRC / path / "versions.tf").is_file(), path
+    assert set(ROOTS) >= {"stacks/shared", "stacks/preview", "bootstrap"}
+
+
+@pytest.mark.parametrize("module", sorted(p.name for p in (TERRAFORM_SRC / "modules").iterdir() if p.is_dir()))
+def test_every_module_has_a_readme_with_inputs_outputs_and_example(module: str) -> None:
+    readme = TERRAFORM_SRC / "modules" / module / "README.md"
+    assert readme.is_file(), f"{readme} missing"
+    text = readme.read_text()
+    for heading in ("## Inputs", "## Outputs", "## Example"):
+        assert heading in text, f"{readme}: no '{heading}' section"
+    variables = re.findall(r'^variable "([^"]+)"', (readme.parent / "variables.tf").read_text(), re.M)
+    missing = [v for v in variables if f"`{v}`" not in text]
+    assert not missing, f"{readme} does not document inputs {missing}"
+
+
+def test_fmt_check() -> None:
+    proc = subprocess.run([terraform_binary(), "fmt", "-check", "-recursive", "-diff", str(TERRAFORM_SRC)],
+                          capture_output=True, text=True, env={**terraform_env(), "PATH": "/usr/bin:/bin"})
+    assert proc.returncode == 0, f"terraform fmt would change:\n{proc.stdout}{proc.stderr}"
+
+
+def test_every_variable_has_a_description_and_every_output_too() -> None:
+    for tf in TERRAFORM_SRC.glob("**/*.tf"):
+        if ".terraform" in tf.parts:
+            continue
+        text = tf.read_text()
+        for kind, name, body in re.findall(r'^(variable|output) "([^"]+)" \{(.*?)^\}', text, re.M | re.S):
+            assert "description" in body, f"{tf}: {kind} {name} has no description"
+
+
+def test_no_credentials_in_any_file() -> None:
+    pattern = re.compile(r"AKIA[0-9A-Z]{16}|aws_secret_access_key|secret_key\s*=|access_key\s*=|BEGIN [A-Z ]*PRIVATE KEY")
+    for path in TERRAFORM_SRC.rglob("*"):
+        if path.is_file() and ".terraform" not in path.parts:
+            assert not pattern.search(path.read_text(errors="replace")), f"credential-like text in {path}"
+
+
+@pytest.fixture(scope="module")
+def validated_copy(tmp_path_factory: pytest.TempPathFactory, provider_available: str) -> Path:
+    return copy_tree(tmp_path_factory.mktemp("validate"))
+
+
+@pytest.mark.parametrize("root", ROOTS)
+def test_validate_without_warnings(root: str, validated_copy: Path) -> None:
+    env = {**terraform_env(), "PATH": "/usr/bin:/bin"}
+    tf = terraform_binary()
+    init = subprocess.run([tf, f"-chdir={validated_copy / root}", "init", "-backend=false", "-input=false", "-no-color"],
+                          capture_output=True, text=True, env=env)
+    assert init.returncode == 0, init.stdout + init.stderr
+    proc = subprocess.run([tf, f"-chdir={validated_copy / root}", "validate", "-json", "-no-color"],
+                          capture_output=True, text=True, env=env)
+    result = json.loads(proc.stdout)
+    problems = [f"{d['severity']}: {d['summary']}: {d.get('detail', '')}" for d in result["diagnostics"]]
+    assert result["valid"], "\n".join(problems)
+    # Deprecations (provider 5.100 flags everything 6.0 removes) show up as warnings.
+    assert result["warning_count"] == 0, "\n".join(problems)
