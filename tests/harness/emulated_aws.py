@@ -1,5 +1,5 @@
-"""Emulated AWS on loopback: moto server behind the Route53 fidelity proxy, plus the environment
-that points terraform, boto3 and the ecs-poc binary at it with no test-only code in any of them.
+"""Emulated AWS on loopback: moto server behind the fidelity proxy (`fidelity_proxy`), plus the
+environment that points terraform, boto3 and the ecs-poc binary at it with no test-only code in any of them.
 
 From Python (or pytest, see `tests.harness.pytest_plugin`):
 
@@ -34,7 +34,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from tests.harness.route53_proxy import FidelityProxy
+from tests.harness.fidelity_proxy import FidelityProxy
 from tests.harness.terraform_env import cache_dir, terraform_env
 
 _REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -87,8 +87,8 @@ def aws_env(endpoint: str, region: str = DEFAULT_REGION) -> dict[str, str]:
 
 
 class EmulatedAws:
-    """moto server (child process, with `moto_server`'s condition fix) + Route53 fidelity proxy
-    (thread); `endpoint` is the proxy."""
+    """moto server (child process, with `moto_server`'s condition fix) + fidelity proxy (thread);
+    `endpoint` is the proxy."""
 
     def __init__(
         self,
@@ -189,6 +189,8 @@ class EmulatedAws:
         req = urllib.request.Request(f"{self.moto_endpoint}/moto-api/reset", method="POST", data=b"")
         with urllib.request.urlopen(req, timeout=30) as resp:
             resp.read()
+        if self._proxy is not None:
+            self._proxy.ecs_memory.clear()
 
     def env(self) -> dict[str, str]:
         """The variables to add to a child's environment."""

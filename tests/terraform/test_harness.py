@@ -3,13 +3,14 @@ or the apply proof would be testing the emulator."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from pathlib import Path
 
 from tests.harness.emulated_aws import EmulatedAws, aws_env
 from tests.harness.moto_server import secure_transport_excludes
-from tests.harness.route53_proxy import mark_private_zone
+from tests.harness.fidelity_proxy import EcsServiceMemory, mark_private_zone
 from tests.harness.terraform_env import cli_config_text
 from tests.terraform.stacks import terraform_binary
 
@@ -90,3 +91,23 @@ def test_emulator_serves_state_bucket_writes_and_private_zones() -> None:
         assert got["VPCs"][0]["VPCId"] == vpc
         aws.reset()
         assert aws.client("ec2").describe_vpcs(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["Vpcs"] == []
+
+
+def test_ecs_service_settings_moto_drops_are_returned() -> None:
+    memory = EcsServiceMemory()
+    memory.remember("CreateService", {
+        "cluster": "c1", "serviceName": "s1", "launchType": "EC2",
+        "deploymentConfiguration": {"deploymentCircuitBreaker": {"enable": True, "rollback": True},
+                                    "maximumPercent": 200, "minimumHealthyPercent": 100},
+        "capacityProviderStrategy": [{"capacityProvider": "cp", "weight": 1}],
+    })
+    memory.remember("UpdateService", {"cluster": "arn:aws:ecs:eu-west-2:1:cluster/c1", "service": "s1",
+                                      "healthCheckGracePeriodSeconds": 10})
+    body = b'{"services": [{"clusterArn": "arn:aws:ecs:eu-west-2:1:cluster/c1", "serviceName": "s1", ' \
+           b'"launchType": "EC2", "networkConfiguration": {}}]}'
+    service = json.loads(memory.rewrite("DescribeServices", body))["services"][0]
+    assert service["deploymentConfiguration"]["deploymentCircuitBreaker"] == {"enable": True, "rollback": True}
+    assert service["healthCheckGracePeriodSeconds"] == 10
+    assert "networkConfiguration" not in service and "launchType" not in service
+    other = json.loads(memory.rewrite("DescribeServices", body.replace(b"s1", b"s2")))["services"][0]
+    assert "deploymentConfiguration" not in other, "settings must not leak to another service"
