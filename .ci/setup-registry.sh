@@ -21,7 +21,7 @@ password=123456789012-auth-token
 answers() {
   # 401 means: TLS for our name works and auth is on; anything else is not our registry.
   local code
-  code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 3 --cacert "$dir/cert.pem" "https://$host/v2/" || true)
+  code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 3 --cacert "$dir/ca.pem" "https://$host/v2/" || true)
   [ "$code" = 401 ]
 }
 
@@ -51,13 +51,22 @@ if ! grep -qE "^127\.0\.0\.1[[:space:]]+$host([[:space:]]|$)" /etc/hosts; then
   printf '127.0.0.1 %s\n' "$host" >>/etc/hosts
 fi
 
-if [ ! -s "$dir/cert.pem" ] || [ ! -s "$dir/key.pem" ]; then
-  openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=$host" \
-    -addext "subjectAltName=DNS:$host" -keyout "$dir/key.pem" -out "$dir/cert.pem" 2>/dev/null
-  chmod 600 "$dir/key.pem"
+# A CA plus a leaf for the host: TLS clients that verify strictly (rustls) refuse a self-signed
+# CA certificate used directly as the server's certificate.
+if [ ! -s "$dir/ca.pem" ] || [ ! -s "$dir/cert.pem" ] || [ ! -s "$dir/key.pem" ]; then
+  openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=ecs-poc local registry CA" \
+    -keyout "$dir/ca-key.pem" -out "$dir/ca.pem" 2>/dev/null
+  openssl req -newkey rsa:2048 -nodes -subj "/CN=$host" -keyout "$dir/key.pem" -out "$dir/leaf.csr" 2>/dev/null
+  printf 'basicConstraints=critical,CA:FALSE\nsubjectAltName=DNS:%s\nextendedKeyUsage=serverAuth\nkeyUsage=critical,digitalSignature,keyEncipherment\n' "$host" >"$dir/leaf.ext"
+  openssl x509 -req -in "$dir/leaf.csr" -CA "$dir/ca.pem" -CAkey "$dir/ca-key.pem" -CAcreateserial \
+    -days 3650 -extfile "$dir/leaf.ext" -out "$dir/cert.pem" 2>/dev/null
+  chmod 600 "$dir/key.pem" "$dir/ca-key.pem"
+  rm -f "$dir/leaf.csr"
+  # A running registry still serves the old certificate: restart it below.
+  if ours_running; then kill "$(cat "$pidfile")"; rm -f "$pidfile"; sleep 0.5; fi
 fi
 mkdir -p "$certs_d"
-cmp -s "$dir/cert.pem" "$certs_d/ca.crt" || cp "$dir/cert.pem" "$certs_d/ca.crt"
+cmp -s "$dir/ca.pem" "$certs_d/ca.crt" || cp "$dir/ca.pem" "$certs_d/ca.crt"
 
 if [ ! -s "$dir/htpasswd" ] || ! htpasswd -vi "$dir/htpasswd" AWS <<<"$password" >/dev/null 2>&1; then
   # -i: the password comes from stdin, never argv.

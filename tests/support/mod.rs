@@ -366,3 +366,69 @@ pub fn copy_fixture(name: &str, dest: &Path) -> std::io::Result<PathBuf> {
     }
     Ok(out)
 }
+
+/// Read a manifest from the registry answering as ECR: (digest, media type, body). Uses the
+/// registry's own CA (as dockerd does) and moto's fixed token.
+pub async fn registry_manifest(
+    repository: &str,
+    tag: &str,
+) -> Result<(String, String, String), String> {
+    let host = ecr_host();
+    let ca = std::fs::read(
+        PathBuf::from("/etc/docker/certs.d")
+            .join(&host)
+            .join("ca.crt"),
+    )
+    .map_err(|e| e.to_string())?;
+    let cert = reqwest::Certificate::from_pem(&ca).map_err(|e| e.to_string())?;
+    let client = reqwest::Client::builder()
+        .add_root_certificate(cert)
+        .build()
+        .map_err(|e| e.to_string())?;
+    let resp = client
+        .get(format!("https://{host}/v2/{repository}/manifests/{tag}"))
+        .basic_auth("AWS", Some(format!("{MOTO_ACCOUNT}-auth-token")))
+        .header(
+            "Accept",
+            "application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json",
+        )
+        .send()
+        .await
+        .map_err(|e| format!("registry GET manifest: {e:?}"))?;
+    if !resp.status().is_success() {
+        return Err(format!(
+            "registry GET {repository}:{tag}: {}",
+            resp.status()
+        ));
+    }
+    let header = |name: &str| {
+        resp.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string()
+    };
+    let (digest, media) = (header("Docker-Content-Digest"), header("Content-Type"));
+    let body = resp.text().await.map_err(|e| e.to_string())?;
+    Ok((digest, media, body))
+}
+
+/// What real ECR does on its own when an image is pushed, and the emulator cannot: make moto's
+/// ECR know the tag that now lives in the local registry (so DescribeImages finds it).
+pub async fn register_pushed_image_in_moto(
+    ecr: &aws_sdk_ecr::Client,
+    repository: &str,
+    tag: &str,
+) -> Result<String, String> {
+    let (digest, media, body) = registry_manifest(repository, tag).await?;
+    ecr.put_image()
+        .repository_name(repository)
+        .image_tag(tag)
+        .image_manifest(body)
+        .image_manifest_media_type(media)
+        .image_digest(&digest)
+        .send()
+        .await
+        .map_err(|e| format!("moto PutImage: {e:?}"))?;
+    Ok(digest)
+}
