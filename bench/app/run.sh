@@ -3,14 +3,15 @@
 #   gunicorn  - the image as shipped (gthread workers sized from the container's CPUs)
 #   flask-run - the same image running Flask's development server (the naive baseline)
 # in the same run. Prints a markdown table (stdout) for bench/README.md; progress on stderr.
-# Env: DOCKER (client), BENCH_DURATION (per point, default 10s), BENCH_PATH (default /),
+# Env: DOCKER (client), BENCH_DURATION (per round, default 5s), BENCH_ROUNDS (default 3),
+#   BENCH_PATH (default /),
 #   BENCH_VIA: bridge (default: the container's own address, as an ALB reaches a bridge-mode task
 #   through the kernel's NAT) or port (the published 127.0.0.1 port, through Docker's userland proxy).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 client=${DOCKER:-docker}
-duration=${BENCH_DURATION:-10s}
+duration=${BENCH_DURATION:-5s}
 path=${BENCH_PATH:-/}
 via=${BENCH_VIA:-bridge}
 image=ecs-poc/app:bench
@@ -64,24 +65,41 @@ url_of[gunicorn]=$url cid_of[gunicorn]=$cid
 start flask --app hello_world run --host 0.0.0.0 --port 8000
 url_of[flask-run]=$url cid_of[flask-run]=$cid
 
-echo "Run $(date -u +%FT%TZ), $(nproc) CPUs, load average before: $(cut -d' ' -f1-3 /proc/loadavg), via $via, $duration per point."
+rounds=${BENCH_ROUNDS:-3}
+# median of the numbers given as arguments
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+
+echo "Run $(date -u +%FT%TZ), $(nproc) CPUs, load average before: $(cut -d' ' -f1-3 /proc/loadavg), via $via," \
+  "$rounds rounds of $duration per point, medians shown (range of requests/s in parentheses)."
 echo
 echo "| connections | server | requests/s | p50 ms | p99 ms | errors | memory MiB (now / peak) |"
 echo "|---|---|---|---|---|---|---|"
 for conns in 1 16 64; do
-  threads=$(( conns < 2 ? 1 : 2 ))
+  # One wrk thread generates far more load than one Python process can serve, and leaves the
+  # second core to the server: two would make the client compete with the server it measures.
+  threads=1
+  declare -A rps_all=() p50_all=() p99_all=() err_all=()
+  for round in $(seq "$rounds"); do
+    for server in gunicorn flask-run; do
+      target=${url_of[$server]}$path
+      [ "$round" -gt 1 ] || wrk -c "$conns" -t "$threads" -d 2s "$target" >/dev/null 2>&1  # warm-up
+      log "$server, $conns connections, round $round, $duration"
+      out=$(wrk -c "$conns" -t "$threads" -d "$duration" --latency "$target")
+      rps_all[$server]+="$(awk '/^Requests\/sec/ { printf "%.0f", $2 }' <<<"$out") "
+      p50_all[$server]+="$(awk '$1 == "50%" { print $2 }' <<<"$out" | to_ms) "
+      p99_all[$server]+="$(awk '$1 == "99%" { print $2 }' <<<"$out" | to_ms) "
+      err_all[$server]+=$(awk '/Socket errors|Non-2xx/ { printf "%s; ", $0 }' <<<"$out")
+    done
+  done
   for server in gunicorn flask-run; do
-    target=${url_of[$server]}$path
-    wrk -c "$conns" -t "$threads" -d 2s "$target" >/dev/null 2>&1  # warm-up
-    log "$server, $conns connections, $duration"
-    out=$(wrk -c "$conns" -t "$threads" -d "$duration" --latency "$target")
-    rps=$(awk '/^Requests\/sec/ { printf "%.0f", $2 }' <<<"$out")
-    p50=$(awk '$1 == "50%" { print $2 }' <<<"$out" | to_ms)
-    p99=$(awk '$1 == "99%" { print $2 }' <<<"$out" | to_ms)
-    errors=$(awk '/Socket errors|Non-2xx/ { printf "%s ", $0 }' <<<"$out")
+    # shellcheck disable=SC2086 # word splitting of the collected numbers is intended
+    {
+      rps=$(median ${rps_all[$server]}); p50=$(median ${p50_all[$server]}); p99=$(median ${p99_all[$server]})
+      range="$(printf '%s\n' ${rps_all[$server]} | sort -g | head -n 1)-$(printf '%s\n' ${rps_all[$server]} | sort -g | tail -n 1)"
+    }
     id=${cid_of[$server]}
     mem="$(memory_mib "$id" usage_in_bytes current) / $(memory_mib "$id" max_usage_in_bytes peak)"
-    echo "| $conns | $server | $rps | $p50 | $p99 | ${errors:-0} | $mem |"
+    echo "| $conns | $server | $rps ($range) | $p50 | $p99 | ${err_all[$server]:-0} | $mem |"
   done
 done
 echo
