@@ -1,16 +1,25 @@
-"""moto server with one emulator gap closed, started by `EmulatedAws` in place of `moto.server`.
+"""moto server with two emulator gaps closed, started by `EmulatedAws` in place of `moto.server`.
 
-moto evaluates policy conditions only for StringEquals and treats any other operator as
+1. Bucket policies. moto evaluates policy conditions only for StringEquals and treats any other operator as
 satisfied. The shipped state bucket carries the standard statement "Deny everything when
 aws:SecureTransport is false"; moto therefore denies every object write to it, although on AWS
 (always reached over TLS) that statement never applies. Here a statement conditioned on
 `Bool aws:SecureTransport` is evaluated as AWS would for a TLS request: the emulator stands in
-for an HTTPS endpoint, it merely listens on plain loopback HTTP. Nothing else is changed.
+for an HTTPS endpoint, it merely listens on plain loopback HTTP.
+
+2. Application Auto Scaling tags. moto implements neither TagResource/UntagResource nor
+ListTagsForResource and ignores RegisterScalableTarget's Tags; the AWS provider reads a scalable
+target's tags after creating it and retries the 500 moto answers until it times out. Tags are
+kept here per scalable target ARN, as the API does.
+
+Nothing else is changed.
 """
 
 from __future__ import annotations
 
+import json
 import sys
+import threading
 from typing import Any
 
 
@@ -41,8 +50,49 @@ def _patch() -> None:
     ac.IAMPolicyStatement.is_action_permitted = is_action_permitted
 
 
+_AAS_TAGS: dict[str, dict[str, str]] = {}
+_AAS_LOCK = threading.Lock()
+
+
+def _patch_autoscaling_tags() -> None:
+    from moto.applicationautoscaling.responses import ApplicationAutoScalingResponse as R
+
+    register = R.register_scalable_target
+
+    def register_scalable_target(self: Any) -> str:
+        answer = register(self)
+        tags = self._get_param("Tags") or {}
+        arn = json.loads(answer).get("ScalableTargetARN")
+        if arn and tags:
+            with _AAS_LOCK:
+                _AAS_TAGS.setdefault(arn, {}).update(tags)
+        return answer
+
+    def tag_resource(self: Any) -> str:
+        with _AAS_LOCK:
+            _AAS_TAGS.setdefault(self._get_param("ResourceARN"), {}).update(self._get_param("Tags") or {})
+        return "{}"
+
+    def untag_resource(self: Any) -> str:
+        with _AAS_LOCK:
+            tags = _AAS_TAGS.get(self._get_param("ResourceARN"), {})
+            for key in self._get_param("TagKeys") or []:
+                tags.pop(key, None)
+        return "{}"
+
+    def list_tags_for_resource(self: Any) -> str:
+        with _AAS_LOCK:
+            return json.dumps({"Tags": dict(_AAS_TAGS.get(self._get_param("ResourceARN"), {}))})
+
+    R.register_scalable_target = register_scalable_target
+    R.tag_resource = tag_resource
+    R.untag_resource = untag_resource
+    R.list_tags_for_resource = list_tags_for_resource
+
+
 def main() -> None:
     _patch()
+    _patch_autoscaling_tags()
     from moto.server import main as moto_main
 
     moto_main(sys.argv[1:])
