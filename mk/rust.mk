@@ -10,16 +10,17 @@ RELEASE_BIN := $(CARGO_TARGET_DIR)/$(RELEASE_TARGET)/release/ecs-poc
 TEST_TARGETS += test-rust
 LINT_TARGETS += lint-rust
 
-# Servers the crate's tests start (moto, the Python fakes, terraform, docker); each is idempotent.
-rust-test-setup: setup-python setup-terraform docker-up
+# What the crate's tests use (moto and the Python fakes, terraform, the Docker engine, the
+# registry answering as ECR); each target is idempotent and fast when already done.
+rust-test-setup: setup-python setup-terraform docker-up registry-up
 
 lint-rust: ## cargo fmt --check and clippy -D warnings on every target
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets --locked -- -D warnings
 
-test-rust: lint-rust rust-test-setup ## fmt, clippy, then every Rust test of the crate (unit, core_*, stage_*)
+test-rust: lint-rust rust-test-setup ## fmt, clippy, then every Rust test of the crate (unit, core_*, stage_*); none may skip
 	@start=$$(date +%s); \
-	$(CARGO) test --all-targets --locked; \
+	ECS_POC_REQUIRE_ALL=1 $(CARGO) test --all-targets --locked; \
 	echo "test-rust: cargo test took $$(( $$(date +%s) - start )) s"
 
 build: ## Debug build of ecs-poc

@@ -580,8 +580,11 @@ impl Run<'_> {
                 .ok()
                 .and_then(|o| output_str(&o, "ecr_repository_name").ok());
             let plan = tf.plan(&preview, PlanMode::Destroy).await?;
-            if plan.has_changes && !dry_run {
-                tf.apply(&preview, &plan).await?;
+            if plan.has_changes
+                && !dry_run
+                && let Err(e) = tf.apply(&preview, &plan).await
+            {
+                return Err(with_leftovers(e, &plan.summary.resources));
             }
             Ok((plan, repository))
         })
@@ -595,12 +598,12 @@ impl Run<'_> {
             text: plan.text.clone(),
         });
         if gone_already {
-            report.notes.push(format!(
+            report.note(format!(
                 "`{stack}` had no resources left: nothing to destroy."
             ));
         }
         if dry_run {
-            report.notes.push("Dry run: nothing was destroyed.".into());
+            report.note("Dry run: nothing was destroyed.");
             return Ok(());
         }
         let ecr = aws_sdk_ecr::Client::new(&session.sdk_config);
@@ -753,6 +756,30 @@ pub async fn list_preview_stacks(s3: &aws_sdk_s3::Client, bucket: &str) -> Resul
     }
     stacks.sort_by_key(|s| config::pr_number(s).unwrap_or(0));
     Ok(stacks)
+}
+
+/// A failed destroy names what it was destroying, so the user knows what may be left.
+fn with_leftovers(e: Error, resources: &[crate::terraform::ResourceChange]) -> Error {
+    if resources.is_empty() {
+        return e;
+    }
+    let record = crate::report::ErrorRecord::from_error(&e, None);
+    let names: Vec<&str> = resources.iter().map(|r| r.address.as_str()).collect();
+    let message = format!(
+        "{}\nthe stack may still hold some of these {} resources: {}",
+        record.message,
+        names.len(),
+        names.join(", ")
+    );
+    let rebuilt = match e {
+        Error::Terraform { .. } => Error::terraform(message),
+        Error::Credentials { .. } => Error::credentials(message),
+        other => return other,
+    };
+    match record.hint {
+        Some(h) => rebuilt.with_hint(h),
+        None => rebuilt,
+    }
 }
 
 fn add_retry_hint(e: Error, stack: &str) -> Error {

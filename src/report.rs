@@ -172,6 +172,13 @@ impl Report {
         }
     }
 
+    /// A remark for the reader of the comment and the log (e.g. "nothing to destroy").
+    pub fn note(&mut self, text: impl Into<String>) {
+        let text = text.into();
+        tracing::info!("{text}");
+        self.notes.push(text);
+    }
+
     pub fn plan_changes(&self) -> usize {
         self.plans.iter().map(PlanRecord::changes).sum()
     }
