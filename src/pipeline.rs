@@ -525,16 +525,16 @@ impl Run<'_> {
                 .await?;
                 report.smoke_version = Some(version);
             }
-            _ => report.stages.push(crate::report::StageRecord {
-                name: "smoke check".into(),
-                status: StageStatus::Skipped,
-                seconds: 0.0,
-                detail: Some(if endpoint.is_none() {
+            _ => report.push_stage(
+                "smoke check",
+                StageStatus::Skipped,
+                Duration::ZERO,
+                Some(if endpoint.is_none() {
                     "no endpoint_url output".into()
                 } else {
                     "smoke-check: false".into()
                 }),
-            }),
+            ),
         }
         Ok(())
     }
@@ -799,12 +799,7 @@ fn push_stage(
     took: Duration,
     detail: Option<String>,
 ) {
-    report.stages.push(crate::report::StageRecord {
-        name: name.into(),
-        status,
-        seconds: (took.as_secs_f64() * 10.0).round() / 10.0,
-        detail,
-    });
+    report.push_stage(name, status, took, detail);
 }
 
 fn output_str(outputs: &Outputs, name: &str) -> Result<String> {

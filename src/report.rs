@@ -2,7 +2,7 @@
 //! by [`crate::comment`] for the pull request, written to `$GITHUB_STEP_SUMMARY` and
 //! `$GITHUB_OUTPUT`, and printed as JSON with `--output json`.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
@@ -156,15 +156,35 @@ impl Report {
         started: Instant,
         detail: Option<String>,
     ) {
+        self.push_stage(name, status, started.elapsed(), detail);
+    }
+
+    /// Records a stage and logs its outcome and time, so the log shows where the time went.
+    pub fn push_stage(
+        &mut self,
+        name: &str,
+        status: StageStatus,
+        took: Duration,
+        detail: Option<String>,
+    ) {
+        // Tenths of a second: enough to compare runs, stable enough to read.
+        let seconds = (took.as_secs_f64() * 10.0).round() / 10.0;
+        let outcome = match status {
+            StageStatus::Ok => "ok",
+            StageStatus::Skipped => "skipped",
+            StageStatus::Failed => "FAILED",
+        };
+        match &detail {
+            Some(d) => tracing::info!("stage {name}: {outcome} in {seconds:.1} s ({d})"),
+            None => tracing::info!("stage {name}: {outcome} in {seconds:.1} s"),
+        }
         self.stages.push(StageRecord {
             name: name.to_string(),
             status,
-            // Tenths of a second: enough to compare runs, stable enough to read.
-            seconds: (started.elapsed().as_secs_f64() * 10.0).round() / 10.0,
+            seconds,
             detail,
         });
     }
-
     pub fn fail(&mut self, e: &Error, stage: Option<&str>) {
         self.status = Status::Failure;
         if self.error.is_none() {
