@@ -57,15 +57,20 @@ def container_cpus() -> float:
     would start 16 workers and run out of memory.
     """
     allowed = float(len(os.sched_getaffinity(0)))
-    v2 = _read("/sys/fs/cgroup/cpu.max")
-    if v2:
-        quota, _, period = v2.partition(" ")
-        if quota != "max" and period:
-            return min(allowed, int(quota) / int(period))
-        return allowed
-    quota_v1, period_v1 = _read("/sys/fs/cgroup/cpu/cpu.cfs_quota_us"), _read("/sys/fs/cgroup/cpu/cpu.cfs_period_us")
-    if quota_v1 and period_v1 and int(quota_v1) > 0:
-        return min(allowed, int(quota_v1) / int(period_v1))
+    try:
+        v2 = _read("/sys/fs/cgroup/cpu.max")
+        if v2:
+            quota, _, period = v2.partition(" ")
+            if quota != "max" and period:
+                return min(allowed, int(quota) / int(period))
+            return allowed
+        quota_v1 = _read("/sys/fs/cgroup/cpu/cpu.cfs_quota_us")
+        period_v1 = _read("/sys/fs/cgroup/cpu/cpu.cfs_period_us")
+        if quota_v1 and period_v1 and int(quota_v1) > 0:
+            return min(allowed, int(quota_v1) / int(period_v1))
+    except (ValueError, ZeroDivisionError):
+        # An unreadable quota must not stop the service; the CPU set is still a true bound.
+        pass
     return allowed
 
 

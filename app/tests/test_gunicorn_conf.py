@@ -98,3 +98,8 @@ class TestWorkersFromContainerCpu:
         conf = load(monkeypatch)
         self.fake_cgroup(monkeypatch, conf, {"/sys/fs/cgroup/cpu.max": "25000 100000"})
         assert conf.default_workers(conf.container_cpus()) == 2
+
+    def test_unparsable_quota_falls_back_instead_of_failing(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        conf = load(monkeypatch)
+        self.fake_cgroup(monkeypatch, conf, {"/sys/fs/cgroup/cpu.max": "garbage 0"})
+        assert conf.container_cpus() == 16
