@@ -15,3 +15,8 @@ stages-prereqs: setup-python setup-terraform registry-up ## Everything tests/sta
 
 test-stages: stages-prereqs ## Only the stage integration tests (also part of test-rust)
 	ECS_POC_REQUIRE_ALL=1 cargo test --test 'stage_*'
+
+# `test-rust` (mk/rust.mk) runs the stage tests too: give it the registry, and make a missing
+# prerequisite a failure there rather than a quiet skip (tests/support: require!).
+rust-test-setup: registry-up
+test-rust: export ECS_POC_REQUIRE_ALL := 1

@@ -305,3 +305,44 @@ async fn missing_container_is_a_clear_error_before_anything_is_registered() {
         .expect("list");
     assert_eq!(revisions.task_definition_arns().len(), 1);
 }
+
+/// Benchmark, not a test (`bench/pipeline/run.sh` runs it): how long after the fake ECS reaches
+/// steady state does `roll_out` return, polling at the pipeline's 5 s. Prints one JSON line.
+#[tokio::test]
+#[ignore = "benchmark: run by bench/pipeline/run.sh"]
+async fn bench_wait_notice_latency() {
+    let rounds: usize = std::env::var("BENCH_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5);
+    let mut latencies = Vec::new();
+    for round in 0..rounds {
+        // Spread the steady moment over the poll cycle, so the rounds sample every phase.
+        let steady_after = 3.0 + 5.0 * round as f64 / rounds as f64;
+        let w = require!(world("complete", &format!("{steady_after:.2}")).await);
+        let mut req = request(&w, Duration::from_secs(120));
+        req.poll_interval = Duration::from_secs(5);
+        let (result, _) = run(&w, &req).await;
+        result.expect("rollout completes");
+        let noticed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_secs_f64();
+        let state: serde_json::Value = reqwest::get(format!("{}/_fake/state", w.fake.url()))
+            .await
+            .expect("state")
+            .json()
+            .await
+            .expect("json");
+        let steady_at = state["rollouts"]["pr-3"]["steady_at"]
+            .as_f64()
+            .expect("steady_at");
+        latencies.push(noticed - steady_at);
+    }
+    let max = latencies.iter().cloned().fold(f64::MIN, f64::max);
+    let mean = latencies.iter().sum::<f64>() / latencies.len() as f64;
+    println!(
+        "{}",
+        serde_json::json!({"poll_seconds": 5, "rounds": rounds, "mean_s": mean, "max_s": max, "latencies_s": latencies})
+    );
+}
