@@ -5,7 +5,7 @@ CARGO ?= cargo
 RELEASE_TARGET := x86_64-unknown-linux-gnu
 RELEASE_BIN := $(CARGO_TARGET_DIR)/$(RELEASE_TARGET)/release/ecs-poc
 
-.PHONY: test-rust lint-rust rust-test-setup build build-release schema
+.PHONY: test-rust lint-rust rust-test-setup test-teardown build build-release schema
 
 TEST_TARGETS += test-rust
 LINT_TARGETS += lint-rust
@@ -22,6 +22,9 @@ test-rust: lint-rust rust-test-setup ## fmt, clippy, then every Rust test of the
 	@start=$$(date +%s); \
 	ECS_POC_REQUIRE_ALL=1 $(CARGO) test --all-targets --locked; \
 	echo "test-rust: cargo test took $$(( $$(date +%s) - start )) s"
+
+test-teardown: setup-python setup-terraform ## destroy + sweep on the real stacks without deploys (~3 min; not in `make test`)
+	ECS_POC_REQUIRE_ALL=1 $(CARGO) test --locked --test core_teardown -- --ignored --nocapture
 
 build: ## Debug build of ecs-poc
 	$(CARGO) build --locked
