@@ -356,6 +356,9 @@ impl Run<'_> {
             "terraform and image (in parallel)"
         });
         let tf_started = Instant::now();
+        // On the default branch the shared stack may be about to create the ECR repository the
+        // image goes to, so there the image waits for the shared apply (pull requests never do).
+        let (shared_done, shared_ready) = tokio::sync::oneshot::channel::<()>();
         let terraform_branch = async {
             let mut plans = Vec::new();
             tf.init(&shared).await?;
@@ -364,6 +367,7 @@ impl Run<'_> {
             if applied {
                 tf.apply(&shared, &p).await?;
             }
+            let _ = shared_done.send(());
             plans.push(PlanRecord {
                 stack: "shared".into(),
                 applied,
@@ -391,6 +395,10 @@ impl Run<'_> {
         };
         let image_branch = async {
             if plan_only {
+                return Ok(None);
+            }
+            // A dropped sender means terraform failed; its error is the one to report.
+            if apply_shared && shared_ready.await.is_err() {
                 return Ok(None);
             }
             let started = Instant::now();
