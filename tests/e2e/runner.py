@@ -99,8 +99,10 @@ class RunResult:
     files: dict[str, str] = field(default_factory=dict)
 
     def everything(self) -> str:
-        """Every text the run produced, for secret scans."""
-        return "\n".join([self.stdout, self.stderr, self.summary, *self.outputs.values(), *self.files.values()])
+        """Every text the run produced, for secret scans. `::add-mask::` lines are the one place a
+        secret must appear: they are how the runner learns what to mask, and it never shows them."""
+        texts = [self.stdout, self.stderr, self.summary, *self.outputs.values(), *self.files.values()]
+        return "\n".join(line for text in texts for line in text.splitlines() if not line.startswith("::add-mask::"))
 
 
 def parse_github_output(text: str) -> dict[str, str]:
@@ -215,16 +217,28 @@ class Runner:
             env["ACTIONS_ID_TOKEN_REQUEST_TOKEN"] = OIDC_REQUEST_TOKEN
         for name, value in (inputs or {}).items():
             env[f"INPUT_{name.upper()}"] = value
+        # The logs stream to files, so a slow run can be watched (`tail -f .../stderr.log`).
+        stdout_path, stderr_path = run_dir / "stdout.log", run_dir / "stderr.log"
+        print(f"[runner] {event_name} run {self._run_id}: logs in {run_dir}", file=sys.stderr, flush=True)
         started = time.monotonic()
-        proc = subprocess.run([str(self.binary), *(args or [])], cwd=self.workspace, env=env,
-                              capture_output=True, text=True, timeout=timeout)
+        with open(stdout_path, "wb") as out, open(stderr_path, "wb") as err:
+            proc = subprocess.Popen([str(self.binary), *(args or [])], cwd=self.workspace, env=env,
+                                    stdout=out, stderr=err, stdin=subprocess.DEVNULL)
+            try:
+                returncode = proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+                returncode = -9
+                err.write(f"\n[runner] killed after {timeout:.0f} s\n".encode())
         seconds = time.monotonic() - started
         files = {str(p.relative_to(run_dir)): p.read_text(errors="replace")
-                 for p in run_dir.rglob("*") if p.is_file() and p.stat().st_size < 5_000_000}
+                 for p in run_dir.rglob("*")
+                 if p.is_file() and p.stat().st_size < 5_000_000 and p not in (stdout_path, stderr_path)}
         return RunResult(
-            returncode=proc.returncode,
-            stdout=proc.stdout,
-            stderr=proc.stderr,
+            returncode=returncode,
+            stdout=stdout_path.read_text(errors="replace"),
+            stderr=stderr_path.read_text(errors="replace"),
             outputs=parse_github_output(output_path.read_text()),
             summary=summary_path.read_text(),
             seconds=seconds,

@@ -86,13 +86,13 @@ def start_world(root: Path | None = None, fake_ecs_args: tuple[str, ...] = ()) -
     github = fake_ecs = None
     try:
         github = FakeGitHub()
-        fake_ecs = FakeProcess("fake_ecs.py", "--upstream", aws.endpoint, *fake_ecs_args)
+        fake_ecs = FakeProcess("fake_ecs.py", "--moto", aws.endpoint, *fake_ecs_args)
         workspace = checkout(root / "workspace")
         config = workspace / "ecs-poc.e2e.yml"
         config.write_text(
             "# Written by the end-to-end harness: the only difference from a real repository is the base\n"
             "# image, which cannot be pulled here and is made locally by .ci/base-image.sh.\n"
-            f"image:\n  build_args:\n    BASE_IMAGE: {json.dumps(base_image)}\n"
+            f"image:\n  build-args:\n    BASE_IMAGE: {json.dumps(base_image)}\n"
         )
         aws_env = {**aws.env(), "AWS_ENDPOINT_URL_ECS": fake_ecs.url,
                    "PATH": f"{cache_dir() / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"}
