@@ -402,13 +402,16 @@ impl Run<'_> {
                 return Ok(None);
             }
             let started = Instant::now();
-            let built = image::ensure_image(&ecr, &image_req).await?;
+            let built = match image::ensure_image(&ecr, &image_req).await {
+                Ok(b) => b,
+                Err(e) => return Err((e, started.elapsed())),
+            };
             if let Err(e) = tag_for_stack(&ecr, &image_req.repository, &built, &stack).await {
                 // Only teardown's bookkeeping depends on the tag; the deploy itself is fine.
                 self.workflow
                     .warning(&format!("could not tag the image for {stack}: {e}"));
             }
-            Ok::<_, Error>(Some((built, started)))
+            Ok::<_, (Error, Duration)>(Some((built, started.elapsed())))
         };
         let tf_timed = async {
             let r = terraform_branch.await;
@@ -450,22 +453,22 @@ impl Run<'_> {
             }
         }
         match image_result {
-            Ok(Some((built, started))) => {
+            Ok(Some((built, took))) => {
                 let detail = if built.reused {
                     "already in ECR: build skipped"
                 } else {
                     "built and pushed"
                 };
-                report.record("image", StageStatus::Ok, started, Some(detail.into()));
+                report.push_stage("image", StageStatus::Ok, took, Some(detail.into()));
                 report.image = Some(built);
             }
             Ok(None) => {}
-            Err(e) => {
+            Err((e, took)) => {
                 push_stage(
                     report,
                     "image",
                     StageStatus::Failed,
-                    tf_took,
+                    took,
                     Some(e.to_string()),
                 );
                 report.fail(&e, Some("image"));
