@@ -246,7 +246,8 @@ pub fn render_within(r: &Report, budget: usize, with_marker: bool) -> String {
     let with_changes: Vec<&PlanRecord> = r
         .plans
         .iter()
-        .filter(|p| !p.text.trim().is_empty())
+        // A no-change plan is already a row of zeros in the table.
+        .filter(|p| p.changes() > 0 && !p.text.trim().is_empty())
         .collect();
     // Each block costs its wrapper (~300 bytes) plus its share of what remains.
     let fixed = fixed_top.len() + stages.len() + foot.len() + 2 + with_changes.len() * 400;

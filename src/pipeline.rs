@@ -437,6 +437,16 @@ impl Run<'_> {
                     .collect::<Vec<_>>()
                     .join("; ");
                 push_stage(report, "terraform", StageStatus::Ok, tf_took, Some(detail));
+                if let Some(shared) = plans
+                    .iter()
+                    .find(|p| p.stack == "shared" && !p.applied && p.changes() > 0)
+                    && !plan_only
+                {
+                    report.note(format!(
+                        "The shared stack has {} pending change(s), shown here; they are applied by the default branch's deploy.",
+                        shared.changes()
+                    ));
+                }
                 report.plans = plans;
                 outputs = out;
             }

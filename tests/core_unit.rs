@@ -562,3 +562,14 @@ fn the_committed_config_schema_is_current() {
         "schema/ecs-poc.schema.json is stale: run `make schema` and commit it"
     );
 }
+
+#[test]
+fn a_no_change_plan_is_a_row_of_zeros_without_a_plan_block() {
+    let mut r = deploy_report();
+    r.plans[0].summary = summary(0, 0, 0, 0);
+    r.plans[0].text = "No changes. Your infrastructure matches the configuration.\n".into();
+    let body = comment::render_comment(&r);
+    assert!(body.contains("| `shared` | 0 | 0 | 0 | 0 | plan only |"));
+    assert!(!body.contains("<code>shared</code>"), "{body}");
+    assert!(body.contains("<code>pr-12</code>"));
+}
