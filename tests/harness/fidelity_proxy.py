@@ -64,6 +64,7 @@ ECS_SERVICE_FIELDS = (
     "healthCheckGracePeriodSeconds",
     "enableECSManagedTags",
     "enableExecuteCommand",
+    "availabilityZoneRebalancing",
 )
 # ECS returns these for every service, set or not.
 _ECS_DEFAULTS: dict[str, Any] = {
@@ -76,6 +77,7 @@ _ECS_DEFAULTS: dict[str, Any] = {
     "placementConstraints": [],
     "enableECSManagedTags": False,
     "enableExecuteCommand": False,
+    "availabilityZoneRebalancing": "DISABLED",
 }
 
 

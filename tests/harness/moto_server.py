@@ -1,4 +1,4 @@
-"""moto server with two emulator gaps closed, started by `EmulatedAws` in place of `moto.server`.
+"""moto server with three emulator gaps closed, started by `EmulatedAws` in place of `moto.server`.
 
 1. Bucket policies. moto evaluates policy conditions only for StringEquals and treats any other operator as
 satisfied. The shipped state bucket carries the standard statement "Deny everything when
@@ -11,6 +11,11 @@ for an HTTPS endpoint, it merely listens on plain loopback HTTP.
 ListTagsForResource and ignores RegisterScalableTarget's Tags; the AWS provider reads a scalable
 target's tags after creating it and retries the 500 moto answers until it times out. Tags are
 kept here per scalable target ARN, as the API does.
+
+3. Versioned buckets. Deleting a key whose versions include a delete marker crashes moto
+(`FakeDeleteMarker` has no `dispose`), so emptying a versioned state bucket, which
+`force_destroy` does on teardown, gets a 500 retried forever. A delete marker holds no data:
+disposing of it is a no-op.
 
 Nothing else is changed.
 """
@@ -90,9 +95,17 @@ def _patch_autoscaling_tags() -> None:
     R.list_tags_for_resource = list_tags_for_resource
 
 
+def _patch_delete_marker() -> None:
+    from moto.s3.models import FakeDeleteMarker
+
+    if not hasattr(FakeDeleteMarker, "dispose"):
+        FakeDeleteMarker.dispose = lambda self, garbage=False: None  # type: ignore[attr-defined]
+
+
 def main() -> None:
     _patch()
     _patch_autoscaling_tags()
+    _patch_delete_marker()
     from moto.server import main as moto_main
 
     moto_main(sys.argv[1:])

@@ -21,3 +21,14 @@ def provider_available() -> str:
         print(f"\n{'!' * 100}\n{message}\n{'!' * 100}", file=sys.stderr)
         pytest.skip(message)
     return source
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Repeat the missing-provider skip as a banner at the end, where nobody can miss it."""
+    skipped = terminalreporter.stats.get("skipped", [])
+    reasons = {str(getattr(r, "longrepr", ("", "", ""))[2]) for r in skipped if isinstance(getattr(r, "longrepr", None), tuple)}
+    loud = sorted(r for r in reasons if "no hashicorp/aws provider" in r)
+    for reason in loud:
+        terminalreporter.write_sep("!", "TERRAFORM PROOF INCOMPLETE", red=True, bold=True)
+        terminalreporter.write_line(reason, red=True, bold=True)
+        terminalreporter.write_sep("!", red=True, bold=True)
