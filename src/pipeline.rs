@@ -694,6 +694,7 @@ impl Run<'_> {
                 }
             };
             if state != "closed" {
+                tracing::info!("{stack}: pull request #{pr} is {state}: kept");
                 report.swept.push(SweepRecord {
                     stack,
                     pull_request_state: state,
@@ -702,6 +703,7 @@ impl Run<'_> {
                 continue;
             }
             if self.settings.dry_run {
+                tracing::info!("{stack}: pull request #{pr} is closed: would destroy (dry run)");
                 report.swept.push(SweepRecord {
                     stack,
                     pull_request_state: state,
@@ -709,6 +711,7 @@ impl Run<'_> {
                 });
                 continue;
             }
+            tracing::info!("{stack}: pull request #{pr} is closed: destroying");
             let mut sub = self.new_report();
             sub.updated_at = Some(now_utc());
             sub.command = "destroy".into();
