@@ -64,6 +64,10 @@ pub fn prepare<'a>(sub: Option<&SubCommand>, opts: &Options, env: &'a dyn Env) -
     let settings = Settings::resolve(&opts, env, &file, config_path)?;
     let ctx = Context::from_env(env)?;
     let workflow = Workflow::from_env(env);
+    if let Some(token) = &settings.github_token {
+        use secrecy::ExposeSecret;
+        workflow.add_mask(token.expose_secret());
+    }
     let command = match settings.command {
         Some(c) => c,
         None => default_command(&ctx, settings.pull_request)?,
