@@ -62,6 +62,27 @@ fn short(sha: &str) -> &str {
 }
 
 fn headline(r: &Report) -> String {
+    if r.command == "sweep" {
+        let count = |a: &str| r.swept.iter().filter(|w| w.action == a).count();
+        let status = if r.status == Status::Failure {
+            ":x:"
+        } else {
+            ":broom:"
+        };
+        return if r.dry_run {
+            format!(
+                "### {status} ecs-poc sweep (dry run): {} stack(s) would be destroyed, {} kept",
+                count("would destroy"),
+                count("kept")
+            )
+        } else {
+            format!(
+                "### {status} ecs-poc sweep: {} stack(s) destroyed, {} kept",
+                count("destroyed"),
+                count("kept")
+            )
+        };
+    }
     let stack = r.stack.as_deref().unwrap_or("?");
     match (r.command.as_str(), r.status) {
         (_, Status::Failure) => {

@@ -573,3 +573,23 @@ fn a_no_change_plan_is_a_row_of_zeros_without_a_plan_block() {
     assert!(!body.contains("<code>shared</code>"), "{body}");
     assert!(body.contains("<code>pr-12</code>"));
 }
+
+#[test]
+fn the_sweep_summary_counts_what_it_did_per_stack() {
+    use ecs_poc::report::SweepRecord;
+    let mut r = Report::new("sweep");
+    r.updated_at = Some("2026-11-25 03:00 UTC".into());
+    r.swept = vec![
+        SweepRecord {
+            stack: "pr-1".into(),
+            pull_request_state: "closed".into(),
+            action: "destroyed".into(),
+        },
+        SweepRecord {
+            stack: "pr-2".into(),
+            pull_request_state: "open".into(),
+            action: "kept".into(),
+        },
+    ];
+    insta::assert_snapshot!("sweep", comment::render_summary(&r));
+}
