@@ -20,3 +20,7 @@ test-stages: stages-prereqs ## Only the stage integration tests (also part of te
 # prerequisite a failure there rather than a quiet skip (tests/support: require!).
 rust-test-setup: registry-up
 test-rust: export ECS_POC_REQUIRE_ALL := 1
+
+.PHONY: bench-pipeline
+bench-pipeline: setup-python setup-terraform registry-up build-release ## Pipeline benchmark (bench/README.md, "pipeline"); ~7 min
+	bash bench/pipeline/run.sh

@@ -20,7 +20,10 @@ cargo test --quiet --test stage_ecs bench_wait_notice_latency -- --ignored --noc
   | grep '^{' | tee "$out/wait-ecs-poc.json"
 
 echo "### wait: aws ecs wait services-stable (poll 15 s), 3 rounds + a rolled-back deploy"
-command -v aws >/dev/null || { echo "aws CLI missing: pip install awscli into the venv" >&2; exit 1; }
+if ! command -v aws >/dev/null; then
+  "$py" -m pip install -q awscli >&2
+  export PATH=$cache/venv/bin:$PATH
+fi
 "$py" bench/pipeline/cli_waiter.py --rounds 3 2>>"$out/wait.log" | tee "$out/wait-aws-cli.json"
 
 if [ ! -x "$release" ]; then
@@ -40,6 +43,6 @@ else
 fi
 
 if [ "${BENCH_SKIP_DEPLOY:-0}" != 1 ]; then
-  echo "### peak RSS through whole deploys (e2e world, /usr/bin/time -v)"
+  echo "### peak RSS of the binary through whole deploys (e2e world, VmHWM sampled)"
   ECS_POC_BINARY=$release PYTHONPATH=. "$py" bench/pipeline/deploy_rss.py 2>"$out/deploy.log" | tee "$out/deploy.json"
 fi
