@@ -24,3 +24,16 @@ test-rust: export ECS_POC_REQUIRE_ALL := 1
 .PHONY: bench-pipeline
 bench-pipeline: setup-python setup-terraform registry-up build-release ## Pipeline benchmark (bench/README.md, "pipeline"); ~7 min
 	bash bench/pipeline/run.sh
+
+LINT_TARGETS += lint-stages
+STAGES_PY := tests/fakes/fake_ecs.py bench/pipeline/cli_waiter.py bench/pipeline/deploy_rss.py
+STAGES_SH := .ci/setup-registry.sh bench/pipeline/run.sh
+
+.PHONY: lint-stages
+lint-stages: setup-lint setup-terraform ## ruff, mypy --strict, shellcheck, terraform fmt for the stages' fakes, scripts and fixture
+	"$(LINT_VENV)/bin/ruff" check --line-length 120 $(STAGES_PY)
+	"$(LINT_VENV)/bin/ruff" format --line-length 120 --check $(STAGES_PY)
+	"$(LINT_VENV)/bin/mypy" --strict --ignore-missing-imports --follow-imports=silent \
+	  --cache-dir "$(CACHE)/mypy-cache-stages" $(STAGES_PY)
+	"$(LINT_VENV)/bin/shellcheck" $(STAGES_SH)
+	TF_CLI_CONFIG_FILE=/dev/null "$(CACHE)/bin/terraform" fmt -check -recursive tests/fixtures/tf-small

@@ -67,19 +67,40 @@ def main() -> int:
         world.runner.binary = wrapper
         common = {"state-bucket": world.bootstrap["state_bucket"], "smoke-check": "false", "wait-timeout": "120"}
         plan = [
-            ("push to main", "push", world.runner.push_event(MAIN_SHA), MAIN_SHA,
-             {**common, "role-to-assume": world.bootstrap["shared_role_arn"]}),
-            ("pull request deploy", "pull_request", world.runner.pull_request_event(5, PR_SHA), PR_SHA,
-             {**common, "role-to-assume": world.bootstrap["preview_role_arn"]}),
-            ("no-change redeploy", "pull_request", world.runner.pull_request_event(5, PR_SHA, action="synchronize"),
-             PR_SHA, {**common, "role-to-assume": world.bootstrap["preview_role_arn"]}),
+            (
+                "push to main",
+                "push",
+                world.runner.push_event(MAIN_SHA),
+                MAIN_SHA,
+                {**common, "role-to-assume": world.bootstrap["shared_role_arn"]},
+            ),
+            (
+                "pull request deploy",
+                "pull_request",
+                world.runner.pull_request_event(5, PR_SHA),
+                PR_SHA,
+                {**common, "role-to-assume": world.bootstrap["preview_role_arn"]},
+            ),
+            (
+                "no-change redeploy",
+                "pull_request",
+                world.runner.pull_request_event(5, PR_SHA, action="synchronize"),
+                PR_SHA,
+                {**common, "role-to-assume": world.bootstrap["preview_role_arn"]},
+            ),
         ]
         for i, (name, event_name, event, sha, inputs) in enumerate(plan):
             report = scratch / f"time-{i}.txt"
             os.environ["BENCH_TIME_REPORT"] = str(report)
             r = world.runner.run(event_name, event, sha=sha, inputs=inputs)
-            results.append({"run": name, "exit": r.returncode, "seconds": round(r.seconds, 1),
-                            "max_rss_mib": round((max_rss_kib(report) or 0) / 1024, 1)})
+            results.append(
+                {
+                    "run": name,
+                    "exit": r.returncode,
+                    "seconds": round(r.seconds, 1),
+                    "max_rss_mib": round((max_rss_kib(report) or 0) / 1024, 1),
+                }
+            )
             if r.returncode != 0:
                 print(r.stderr[-3000:], file=sys.stderr)
                 break

@@ -48,7 +48,7 @@ class Script:
 
 
 def _id() -> str:
-    return "%012x" % random.getrandbits(48)
+    return f"{random.getrandbits(48):012x}"
 
 
 def _event(t: float, message: str) -> dict[str, Any]:
@@ -59,7 +59,7 @@ class Handler(BaseHTTPRequestHandler):
     script: Script
     protocol_version = "HTTP/1.1"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
     # --- plumbing -------------------------------------------------------------------------
@@ -180,14 +180,20 @@ class Handler(BaseHTTPRequestHandler):
                 # Before any rollout the service is taken to be stable on what it runs.
                 desired = int(svc.get("desiredCount") or 0)
                 svc["runningCount"] = desired
-                svc["deployments"] = [self._deployment("ecs-svc/initial", svc.get("taskDefinition"), "PRIMARY", "COMPLETED", desired, desired)]
+                svc["deployments"] = [
+                    self._deployment(
+                        "ecs-svc/initial", svc.get("taskDefinition"), "PRIMARY", "COMPLETED", desired, desired
+                    )
+                ]
                 svc.setdefault("events", [])
             else:
                 self._apply(svc, rollout, now)
         return out
 
     @staticmethod
-    def _deployment(dep_id: str, td: Any, status: str, state: str, desired: int, running: int, reason: str = "", failed: int = 0) -> dict[str, Any]:
+    def _deployment(
+        dep_id: str, td: Any, status: str, state: str, desired: int, running: int, reason: str = "", failed: int = 0
+    ) -> dict[str, Any]:
         return {
             "id": dep_id,
             "status": status,
@@ -220,26 +226,57 @@ class Handler(BaseHTTPRequestHandler):
             if t < s:
                 running = n if t >= s / 2 else max(n - 1, 0)
                 if t >= s / 2:
-                    self._emit(r, "targets", r["t0"] + s / 2, f"(service {name}) registered {n} targets in (target-group tg-{name}).")
-                deps = [dep(r["id"], ours, "PRIMARY", "IN_PROGRESS", n, running), dep(r["old_id"], old, "ACTIVE", "COMPLETED", n, n)]
+                    self._emit(
+                        r,
+                        "targets",
+                        r["t0"] + s / 2,
+                        f"(service {name}) registered {n} targets in (target-group tg-{name}).",
+                    )
+                deps = [
+                    dep(r["id"], ours, "PRIMARY", "IN_PROGRESS", n, running),
+                    dep(r["old_id"], old, "ACTIVE", "COMPLETED", n, n),
+                ]
             else:
-                self._emit(r, "targets", r["t0"] + s / 2, f"(service {name}) registered {n} targets in (target-group tg-{name}).")
-                self._emit(r, "completed", r["t0"] + s, f"(service {name}) (deployment {r['id']}) deployment completed.")
+                self._emit(
+                    r,
+                    "targets",
+                    r["t0"] + s / 2,
+                    f"(service {name}) registered {n} targets in (target-group tg-{name}).",
+                )
+                self._emit(
+                    r, "completed", r["t0"] + s, f"(service {name}) (deployment {r['id']}) deployment completed."
+                )
                 self._emit(r, "steady", r["t0"] + s, f"(service {name}) has reached a steady state.")
                 deps = [dep(r["id"], ours, "PRIMARY", "COMPLETED", n, n)]
             running_total = n
         elif r["scenario"] == "stuck":
-            self._emit(r, "placement", r["t0"], f"(service {name}) was unable to place a task because no container instance met all of its requirements.")
-            deps = [dep(r["id"], ours, "PRIMARY", "IN_PROGRESS", n, max(n - 1, 0)), dep(r["old_id"], old, "ACTIVE", "COMPLETED", n, n)]
+            self._emit(
+                r,
+                "placement",
+                r["t0"],
+                f"(service {name}) was unable to place a task because no container instance met all of its requirements.",
+            )
+            deps = [
+                dep(r["id"], ours, "PRIMARY", "IN_PROGRESS", n, max(n - 1, 0)),
+                dep(r["old_id"], old, "ACTIVE", "COMPLETED", n, n),
+            ]
             running_total = n
         else:
             # fail / rollback: tasks of our revision keep dying until the circuit breaker trips at s.
             self._stop_tasks(r, svc.get("clusterArn", ""), n)
             if t < s:
-                deps = [dep(r["id"], ours, "PRIMARY", "IN_PROGRESS", n, 0, failed=n), dep(r["old_id"], old, "ACTIVE", "COMPLETED", n, n)]
+                deps = [
+                    dep(r["id"], ours, "PRIMARY", "IN_PROGRESS", n, 0, failed=n),
+                    dep(r["old_id"], old, "ACTIVE", "COMPLETED", n, n),
+                ]
             else:
                 reason = "ECS deployment circuit breaker: tasks failed to start."
-                self._emit(r, "failed", r["t0"] + s, f"(service {name}) (deployment {r['id']}) deployment failed: tasks failed to start.")
+                self._emit(
+                    r,
+                    "failed",
+                    r["t0"] + s,
+                    f"(service {name}) (deployment {r['id']}) deployment failed: tasks failed to start.",
+                )
                 self._emit(r, "rollback", r["t0"] + s, f"(service {name}) rolling back to deployment {r['old_id']}.")
                 if r["scenario"] == "fail":
                     deps = [
@@ -262,9 +299,12 @@ class Handler(BaseHTTPRequestHandler):
         with self.script.lock:
             if r["stopped"]:
                 return
-            reasons = [
+            reasons: list[tuple[str, dict[str, Any]]] = [
                 ("Essential container in task exited", {"exitCode": 3, "reason": None}),
-                ("Task failed ELB health checks in (target-group tg-" + r["service"] + ")", {"exitCode": None, "reason": None}),
+                (
+                    "Task failed ELB health checks in (target-group tg-" + r["service"] + ")",
+                    {"exitCode": None, "reason": None},
+                ),
             ]
             account_prefix = r["task_definition"].split(":task-definition/")[0]
             for i in range(max(n, 2)):
