@@ -19,6 +19,7 @@ import base64
 import json
 import os
 import ssl
+import sys
 import threading
 import urllib.error
 import urllib.request
@@ -46,9 +47,12 @@ class Registry:
 
     def __init__(self, region: str) -> None:
         self.base = f"https://{ACCOUNT_ID}.dkr.ecr.{region}.amazonaws.com"
-        cert = _cache_dir() / "registry" / "cert.pem"
-        self.available = cert.is_file()
-        self._ssl = ssl.create_default_context(cafile=str(cert)) if self.available else None
+        # setup-registry.sh signs the registry's certificate with its own CA (ca.pem); older
+        # setups served a self-signed cert.pem.
+        registry_dir = _cache_dir() / "registry"
+        trust = next((p for p in (registry_dir / "ca.pem", registry_dir / "cert.pem") if p.is_file()), None)
+        self.available = trust is not None
+        self._ssl = ssl.create_default_context(cafile=str(trust)) if trust is not None else None
         token = base64.b64encode(f"AWS:{REGISTRY_PASSWORD}".encode()).decode()
         self._auth = f"Basic {token}"
 
@@ -82,6 +86,17 @@ class Registry:
     def delete(self, repository: str, digest: str) -> None:
         self._request("DELETE", f"/v2/{repository}/manifests/{digest}")
 
+    def purge(self, repository: str) -> int:
+        """Deletes every image of `repository`: a fresh emulator must not meet images pushed to an
+        earlier one (the registry's storage outlives moto's memory)."""
+        deleted = 0
+        for tag in self.tags(repository):
+            found = self.manifest(repository, tag)
+            if found is not None and found[0]:
+                self.delete(repository, found[0])
+                deleted += 1
+        return deleted
+
 
 class EcrBridge:
     def __init__(self, moto_endpoint: str, region: str) -> None:
@@ -103,9 +118,9 @@ class EcrBridge:
         with self._lock:
             try:
                 self._import_new_pushes()
-            except (OSError, urllib.error.URLError, ValueError):
+            except (OSError, urllib.error.URLError, ValueError) as err:
                 # No registry running: moto alone answers, as it would without the bridge.
-                return
+                print(f"ecr-bridge: registry not reachable, moto answers alone: {err}", file=sys.stderr)
 
     def _import_new_pushes(self) -> None:
         ecr = self._ecr()
@@ -145,8 +160,8 @@ class EcrBridge:
         with self._lock:
             try:
                 self._delete_untagged(repository)
-            except (OSError, urllib.error.URLError, ValueError):
-                return
+            except (OSError, urllib.error.URLError, ValueError) as err:
+                print(f"ecr-bridge: could not mirror a deletion to the registry: {err}", file=sys.stderr)
 
     def _delete_untagged(self, repository: str) -> None:
         ecr = self._ecr()

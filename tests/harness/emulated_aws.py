@@ -32,7 +32,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 from tests.harness.fidelity_proxy import FidelityProxy
 from tests.harness.terraform_env import cache_dir, terraform_env
@@ -104,7 +104,7 @@ class EmulatedAws:
         self.moto_port = 0
 
     # lifecycle -------------------------------------------------------------------------------
-    def start(self, timeout: float = 60.0) -> EmulatedAws:
+    def start(self, timeout: float = 60.0) -> Self:
         last_error = ""
         for _attempt in range(3):
             port = _free_port()
@@ -161,7 +161,7 @@ class EmulatedAws:
             self._terminate(self._moto)
             self._moto = None
 
-    def __enter__(self) -> EmulatedAws:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(

@@ -21,8 +21,8 @@ import http.client
 import json
 import re
 import threading
-from typing import Any
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 from tests.harness.ecr_bridge import EcrBridge
 from tests.harness.faults import Faults
@@ -142,7 +142,7 @@ class _Handler(BaseHTTPRequestHandler):
     ecr_bridge: EcrBridge | None = None
     faults: Faults | None = None
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 (stdlib signature)
+    def log_message(self, format: str, *args: object) -> None:
         """Quiet: moto keeps its own request log."""
 
     def _read_body(self) -> bytes:

@@ -60,7 +60,9 @@ _AAS_LOCK = threading.Lock()
 
 
 def _patch_autoscaling_tags() -> None:
-    from moto.applicationautoscaling.responses import ApplicationAutoScalingResponse as R
+    from moto.applicationautoscaling.responses import (
+        ApplicationAutoScalingResponse as R,
+    )
 
     register = R.register_scalable_target
 

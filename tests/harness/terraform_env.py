@@ -12,7 +12,6 @@ Three honest cases, reported by `provider_source()`:
 from __future__ import annotations
 
 import os
-import socket
 import sys
 import urllib.request
 from pathlib import Path
@@ -46,9 +45,9 @@ def mirror_versions(mirror: Path | None = None) -> list[str]:
 def registry_reachable(timeout: float = 5.0) -> bool:
     url = "https://registry.terraform.io/.well-known/terraform.json"
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 (fixed https URL)
+        with urllib.request.urlopen(url, timeout=timeout) as resp:
             return resp.status == 200
-    except (OSError, socket.timeout):
+    except (TimeoutError, OSError):
         return False
 
 

@@ -7,6 +7,7 @@ import sys
 import pytest
 
 from tests.harness.terraform_env import mirror_dir, provider_source
+from tests.terraform.stacks import ALL_TIMINGS
 
 
 @pytest.fixture(scope="session")
@@ -24,7 +25,12 @@ def provider_available() -> str:
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    """Repeat the missing-provider skip as a banner at the end, where nobody can miss it."""
+    """Terraform timings, and the missing-provider skip as a banner nobody can miss."""
+    if ALL_TIMINGS:
+        terminalreporter.write_sep("-", "terraform timings (s)")
+        for label, seconds in ALL_TIMINGS.items():
+            terminalreporter.write_line(f"{label:<24} {seconds:7.1f}")
+        terminalreporter.write_line(f"{'total':<24} {sum(ALL_TIMINGS.values()):7.1f}")
     skipped = terminalreporter.stats.get("skipped", [])
     reasons = {str(getattr(r, "longrepr", ("", "", ""))[2]) for r in skipped if isinstance(getattr(r, "longrepr", None), tuple)}
     loud = sorted(r for r in reasons if "no hashicorp/aws provider" in r)

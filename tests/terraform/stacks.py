@@ -16,6 +16,8 @@ from pathlib import Path
 from tests.harness.emulated_aws import EmulatedAws
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+# Every Runner's timings, printed at the end of the session by conftest.py.
+ALL_TIMINGS: dict[str, float] = {}
 TERRAFORM_SRC = REPO_ROOT / "terraform"
 
 
@@ -52,8 +54,9 @@ class Runner:
     def run(self, label: str, stack_dir: str, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         cmd = [terraform_binary(), f"-chdir={self.root / stack_dir}", *args]
         start = time.monotonic()
-        proc = subprocess.run(cmd, env=self.aws.child_env(), capture_output=True, text=True, timeout=1800)
+        proc = subprocess.run(cmd, env=self.aws.child_env(), capture_output=True, text=True, timeout=1800, check=False)
         self.timings[label] = self.timings.get(label, 0.0) + time.monotonic() - start
+        ALL_TIMINGS[label] = self.timings[label]
         log = self.log_dir / f"{label}.log"
         with log.open("a") as fh:
             fh.write(f"$ {' '.join(cmd)}\n{proc.stdout}\n{proc.stderr}\n")

@@ -14,7 +14,6 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -360,7 +359,7 @@ def test_preview_role_cannot_touch_network_cluster_or_foreign_iam(deployed: Depl
         iam_actions = [a for a in as_list(statement["Action"]) if a.startswith("iam:") and a != "iam:CreateServiceLinkedRole"]
         if iam_actions:
             assert all(r.split(":role/")[1].startswith((f"{PREFIX}-pr-", f"{PREFIX}-main")) for r in as_list(statement["Resource"])), statement
-    create = [s for s in as_list(doc["Statement"]) if "iam:CreateRole" in as_list(s["Action"])][0]
+    create = next(s for s in as_list(doc["Statement"]) if "iam:CreateRole" in as_list(s["Action"]))
     assert create["Condition"]["StringEquals"]["iam:PermissionsBoundary"] == deployed.shared["task_permissions_boundary_arn"]
     for stack in PREVIEWS:
         for suffix in ("exec", "task"):

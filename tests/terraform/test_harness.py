@@ -9,8 +9,8 @@ import subprocess
 from pathlib import Path
 
 from tests.harness.emulated_aws import EmulatedAws, aws_env
-from tests.harness.moto_server import secure_transport_excludes
 from tests.harness.fidelity_proxy import EcsServiceMemory, mark_private_zone
+from tests.harness.moto_server import secure_transport_excludes
 from tests.harness.terraform_env import cli_config_text
 from tests.terraform.stacks import terraform_binary
 
@@ -62,12 +62,12 @@ def test_shim_passes_exit_codes_and_output(tmp_path: Path) -> None:
     (tmp_path / "main.tf").write_text('output "answer" {\n  value = 42\n}\n')
     tf = terraform_binary()
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "TF_CLI_CONFIG_FILE": os.devnull}
-    assert subprocess.run([tf, f"-chdir={tmp_path}", "init", "-input=false"], env=env, capture_output=True).returncode == 0
+    assert subprocess.run([tf, f"-chdir={tmp_path}", "init", "-input=false"], env=env, capture_output=True, check=False).returncode == 0
     plan = subprocess.run([tf, f"-chdir={tmp_path}", "plan", "-detailed-exitcode", "-input=false", "-no-color"],
-                          env=env, capture_output=True, text=True)
+                          env=env, capture_output=True, text=True, check=False)
     assert plan.returncode == 2, plan.stdout + plan.stderr
     assert "answer" in plan.stdout
-    bad = subprocess.run([tf, "no-such-command"], env=env, capture_output=True, text=True)
+    bad = subprocess.run([tf, "no-such-command"], env=env, capture_output=True, text=True, check=False)
     assert bad.returncode == 1 and "no-such-command" in bad.stderr
 
 

@@ -37,8 +37,8 @@ variable "image" {
   type        = string
   default     = ""
   validation {
-    condition     = var.image == "" || can(regex("^[a-z0-9.-]+(:[0-9]+)?/[a-z0-9._/-]+(:[A-Za-z0-9._-]+)?(@sha256:[0-9a-f]{64})?$", var.image))
-    error_message = "image must be empty or an image reference such as 123456789012.dkr.ecr.eu-west-2.amazonaws.com/repo@sha256:<digest>."
+    condition     = var.image == "" || can(regex("^[a-z0-9][a-z0-9._:/-]*(:[A-Za-z0-9._-]+)?(@sha256:[0-9a-f]{64})?$", var.image))
+    error_message = "image must be empty or an image reference such as 123456789012.dkr.ecr.eu-west-2.amazonaws.com/repo@sha256:<digest> (lower-case repository, no spaces)."
   }
 }
 
@@ -47,8 +47,8 @@ variable "app_version" {
   type        = string
   default     = "unknown"
   validation {
-    condition     = can(regex("^[A-Za-z0-9._+-]{1,64}$", var.app_version))
-    error_message = "app_version must be 1-64 characters of letters, digits, . _ + -."
+    condition     = can(regex("^[A-Za-z0-9._+/:-]{1,128}$", var.app_version))
+    error_message = "app_version must be 1-128 characters of letters, digits and . _ + / : - (e.g. a commit SHA)."
   }
 }
 
