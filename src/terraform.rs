@@ -317,7 +317,12 @@ fn hint_for(stderr: &str) -> String {
 
 fn plan_file(stack: &Stack) -> Result<PathBuf> {
     static SEQ: AtomicU64 = AtomicU64::new(0);
-    let dir = std::env::temp_dir().join(format!("ecs-poc-{}", std::process::id()));
+    // RUNNER_TEMP is emptied by GitHub after each job, so plan files (which hold variable
+    // values) do not outlive the run there; elsewhere the system temp dir.
+    let base = std::env::var_os("RUNNER_TEMP")
+        .map(PathBuf::from)
+        .unwrap_or_else(std::env::temp_dir);
+    let dir = base.join(format!("ecs-poc-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| {
         Error::terraform(format!(
             "cannot create a directory for the plan file ({}): {e}",
