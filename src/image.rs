@@ -637,7 +637,9 @@ impl Docker {
             .stderr
             .take()
             .ok_or_else(|| Error::image("docker stderr not captured"))?;
-        let (o, e, status) = tokio::join!(lines(out), lines(err), child.wait());
+        // Build and push take minutes: their progress goes to the log as it comes.
+        let stream = matches!(sub, "build" | "push");
+        let (o, e, status) = tokio::join!(lines(out, stream), lines(err, stream), child.wait());
         let status = status.map_err(|e| Error::image(format!("waiting for docker {sub}: {e}")))?;
         Ok(Ran {
             ok: status.success(),
@@ -646,11 +648,15 @@ impl Docker {
     }
 }
 
-async fn lines(pipe: impl AsyncRead + Unpin) -> String {
+async fn lines(pipe: impl AsyncRead + Unpin, stream: bool) -> String {
     let mut reader = BufReader::new(pipe).lines();
     let mut all = String::new();
     while let Ok(Some(line)) = reader.next_line().await {
-        tracing::debug!(target: "docker", "{line}");
+        if stream && !line.trim().is_empty() {
+            tracing::info!(target: "docker", "{line}");
+        } else {
+            tracing::debug!(target: "docker", "{line}");
+        }
         all.push_str(&line);
         all.push('\n');
     }
