@@ -1,0 +1,130 @@
+#!/usr/bin/env python3
+"""A scripted AWS STS endpoint for what moto cannot play: throttling, then success; or a
+trust-policy refusal. Real HTTP on loopback, AWS query protocol.
+
+`--port 0` picks a free port; the first stdout line is `READY <port>`.
+
+  POST /                  Action=AssumeRoleWithWebIdentity: answers `Throttling` (HTTP 400) for the
+                          first N calls (N from /_fake/script), then temporary credentials.
+                          A RoleArn ending in `/denied` is refused with AccessDenied (HTTP 403).
+  POST /_fake/script      {"throttle": N}  (resets the call log)
+  GET  /_fake/state       {"calls": [{"action", "role_arn", "session_name", "duration", "answer"}]}
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs
+
+NS = "https://sts.amazonaws.com/doc/2011-06-15/"
+
+SUCCESS = f"""<AssumeRoleWithWebIdentityResponse xmlns="{NS}">
+  <AssumeRoleWithWebIdentityResult>
+    <Credentials>
+      <AccessKeyId>ASIAFAKESTSFAKESTS01</AccessKeyId>
+      <SecretAccessKey>fake-sts-secret-access-key-0123456789abcdef</SecretAccessKey>
+      <SessionToken>fake-sts-session-token-0123456789abcdef0123456789</SessionToken>
+      <Expiration>2099-01-01T00:00:00Z</Expiration>
+    </Credentials>
+    <SubjectFromWebIdentityToken>repo:acme/shop:pull_request</SubjectFromWebIdentityToken>
+    <AssumedRoleUser>
+      <Arn>arn:aws:sts::123456789012:assumed-role/deploy/{{session}}</Arn>
+      <AssumedRoleId>AROAFAKE:{{session}}</AssumedRoleId>
+    </AssumedRoleUser>
+    <Provider>token.actions.githubusercontent.com</Provider>
+    <Audience>sts.amazonaws.com</Audience>
+  </AssumeRoleWithWebIdentityResult>
+  <ResponseMetadata><RequestId>fake-request</RequestId></ResponseMetadata>
+</AssumeRoleWithWebIdentityResponse>
+"""
+
+
+def error(code: str, message: str) -> str:
+    return (f'<ErrorResponse xmlns="{NS}"><Error><Type>Sender</Type><Code>{code}</Code>'
+            f"<Message>{message}</Message></Error><RequestId>fake-request</RequestId></ErrorResponse>")
+
+
+class State:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.throttle = 0
+        self.calls: list[dict[str, Any]] = []
+
+
+def make_handler(state: State) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, fmt: str, *args: Any) -> None:
+            pass
+
+        def reply(self, status: int, body: str, content_type: str = "text/xml") -> None:
+            data = body.encode()
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def body(self) -> bytes:
+            n = int(self.headers.get("Content-Length") or 0)
+            return self.rfile.read(n) if n else b""
+
+        def do_GET(self) -> None:
+            if self.path == "/_fake/state":
+                with state.lock:
+                    return self.reply(200, json.dumps({"calls": state.calls}), "application/json")
+            self.reply(404, error("NotFound", "no such path"))
+
+        def do_POST(self) -> None:
+            raw = self.body()
+            if self.path == "/_fake/script":
+                script = json.loads(raw or b"{}")
+                with state.lock:
+                    state.throttle = int(script.get("throttle", 0))
+                    state.calls = []
+                return self.reply(200, "{}", "application/json")
+            form = {k: v[0] for k, v in parse_qs(raw.decode()).items()}
+            call = {
+                "action": form.get("Action", ""),
+                "role_arn": form.get("RoleArn", ""),
+                "session_name": form.get("RoleSessionName", ""),
+                "duration": form.get("DurationSeconds", ""),
+            }
+            with state.lock:
+                if call["action"] != "AssumeRoleWithWebIdentity":
+                    status, body, call["answer"] = 400, error("InvalidAction", "only AssumeRoleWithWebIdentity"), "invalid"
+                elif call["role_arn"].endswith("/denied"):
+                    status, body, call["answer"] = 403, error(
+                        "AccessDenied", "Not authorized to perform sts:AssumeRoleWithWebIdentity"), "denied"
+                elif sum(1 for c in state.calls if c["answer"] == "throttled") < state.throttle:
+                    status, body, call["answer"] = 400, error("Throttling", "Rate exceeded"), "throttled"
+                else:
+                    status, body, call["answer"] = 200, SUCCESS.replace("{session}", call["session_name"]), "ok"
+                state.calls.append(call)
+            self.reply(status, body)
+
+    return Handler
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--port", type=int, default=0)
+    p.add_argument("--host", default="127.0.0.1")
+    args = p.parse_args(argv)
+    server = ThreadingHTTPServer((args.host, args.port), make_handler(State()))
+    print(f"READY {server.server_address[1]}", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
