@@ -14,9 +14,14 @@ LINT_TARGETS += lint-rust
 # registry answering as ECR); each target is idempotent and fast when already done.
 rust-test-setup: setup-python setup-terraform docker-up registry-up
 
-lint-rust: ## cargo fmt --check and clippy -D warnings on every target
+CORE_FAKES := tests/fakes/fake_github.py tests/fakes/fake_sts.py
+
+lint-rust: setup-lint ## cargo fmt --check, clippy -D warnings on every target; ruff + mypy --strict on the core's fakes
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets --locked -- -D warnings
+	"$(LINT_VENV)/bin/ruff" check --line-length 120 $(CORE_FAKES)
+	"$(LINT_VENV)/bin/ruff" format --line-length 120 --check $(CORE_FAKES)
+	"$(LINT_VENV)/bin/mypy" --strict --cache-dir "$(CACHE)/mypy-cache-rust" $(CORE_FAKES)
 
 test-rust: lint-rust rust-test-setup ## fmt, clippy, then every Rust test of the crate (unit, core_*, stage_*); none may skip
 	@start=$$(date +%s); \

@@ -99,7 +99,7 @@ def make_handler(state: State) -> type[BaseHTTPRequestHandler]:
         def authorized(self) -> bool:
             auth = self.headers.get("Authorization", "")
             for prefix in ("Bearer ", "token "):
-                if auth.startswith(prefix) and auth[len(prefix):] == state.token:
+                if auth.startswith(prefix) and auth[len(prefix) :] == state.token:
                     return True
             return False
 
@@ -164,9 +164,16 @@ def make_handler(state: State) -> type[BaseHTTPRequestHandler]:
         def new_comment(self, repo: str, issue: int, body: str) -> dict[str, Any]:
             now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
             state.next_id += 1
-            c = {"id": state.next_id, "repo": repo, "issue": issue, "body": body, "login": state.login,
-                 "created_at": now, "updated_at": now}
-            state.comments[c["id"]] = c
+            c: dict[str, Any] = {
+                "id": state.next_id,
+                "repo": repo,
+                "issue": issue,
+                "body": body,
+                "login": state.login,
+                "created_at": now,
+                "updated_at": now,
+            }
+            state.comments[state.next_id] = c
             return c
 
         def api(self, path: str, query: dict[str, list[str]]) -> tuple[int, Any, dict[str, str] | None]:
@@ -180,16 +187,31 @@ def make_handler(state: State) -> type[BaseHTTPRequestHandler]:
                 if self.command == "GET":
                     per_page = int((query.get("per_page") or ["30"])[0])
                     page = int((query.get("page") or ["1"])[0])
-                    mine = [c for c in sorted(state.comments.values(), key=lambda c: c["id"])
-                            if c["repo"] == repo and c["issue"] == issue]
-                    chunk = mine[(page - 1) * per_page: page * per_page]
+                    mine = [
+                        c
+                        for c in sorted(state.comments.values(), key=lambda c: c["id"])
+                        if c["repo"] == repo and c["issue"] == issue
+                    ]
+                    chunk = mine[(page - 1) * per_page : page * per_page]
                     return 200, [self.comment_json(c) for c in chunk], None
                 if self.command == "POST":
                     body = str(self.read_json().get("body", ""))
                     if len(body) > COMMENT_LIMIT:
-                        return 422, {"message": "Validation Failed", "errors": [
-                            {"resource": "IssueComment", "code": "custom", "field": "body",
-                             "message": "body is too long (maximum is 65536 characters)"}]}, None
+                        return (
+                            422,
+                            {
+                                "message": "Validation Failed",
+                                "errors": [
+                                    {
+                                        "resource": "IssueComment",
+                                        "code": "custom",
+                                        "field": "body",
+                                        "message": "body is too long (maximum is 65536 characters)",
+                                    }
+                                ],
+                            },
+                            None,
+                        )
                     return 201, self.comment_json(self.new_comment(repo, issue, body)), None
             m = COMMENT.match(path)
             if m:
@@ -232,10 +254,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--login", default="ecs-poc-bot", help="login the token acts as")
     p.add_argument("--token", default="fake-github-token", help="the API token to accept")
-    p.add_argument("--oidc-request-token", default="fake-oidc-request-token",
-                   help="bearer the OIDC endpoint accepts (ACTIONS_ID_TOKEN_REQUEST_TOKEN)")
-    p.add_argument("--user-forbidden", action="store_true",
-                   help="answer /user with 403 like a GITHUB_TOKEN (login then is github-actions[bot])")
+    p.add_argument(
+        "--oidc-request-token",
+        default="fake-oidc-request-token",
+        help="bearer the OIDC endpoint accepts (ACTIONS_ID_TOKEN_REQUEST_TOKEN)",
+    )
+    p.add_argument(
+        "--user-forbidden",
+        action="store_true",
+        help="answer /user with 403 like a GITHUB_TOKEN (login then is github-actions[bot])",
+    )
     args = p.parse_args(argv)
     login = "github-actions[bot]" if args.user_forbidden else args.login
     state = State(login, args.token, args.oidc_request_token, args.user_forbidden)

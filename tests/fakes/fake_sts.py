@@ -45,8 +45,10 @@ SUCCESS = f"""<AssumeRoleWithWebIdentityResponse xmlns="{NS}">
 
 
 def error(code: str, message: str) -> str:
-    return (f'<ErrorResponse xmlns="{NS}"><Error><Type>Sender</Type><Code>{code}</Code>'
-            f"<Message>{message}</Message></Error><RequestId>fake-request</RequestId></ErrorResponse>")
+    return (
+        f'<ErrorResponse xmlns="{NS}"><Error><Type>Sender</Type><Code>{code}</Code>'
+        f"<Message>{message}</Message></Error><RequestId>fake-request</RequestId></ErrorResponse>"
+    )
 
 
 class State:
@@ -98,10 +100,17 @@ def make_handler(state: State) -> type[BaseHTTPRequestHandler]:
             }
             with state.lock:
                 if call["action"] != "AssumeRoleWithWebIdentity":
-                    status, body, call["answer"] = 400, error("InvalidAction", "only AssumeRoleWithWebIdentity"), "invalid"
+                    status, body, call["answer"] = (
+                        400,
+                        error("InvalidAction", "only AssumeRoleWithWebIdentity"),
+                        "invalid",
+                    )
                 elif call["role_arn"].endswith("/denied"):
-                    status, body, call["answer"] = 403, error(
-                        "AccessDenied", "Not authorized to perform sts:AssumeRoleWithWebIdentity"), "denied"
+                    status, body, call["answer"] = (
+                        403,
+                        error("AccessDenied", "Not authorized to perform sts:AssumeRoleWithWebIdentity"),
+                        "denied",
+                    )
                 elif sum(1 for c in state.calls if c["answer"] == "throttled") < state.throttle:
                     status, body, call["answer"] = 400, error("Throttling", "Rate exceeded"), "throttled"
                 else:
