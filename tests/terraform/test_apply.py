@@ -449,6 +449,15 @@ def test_every_taggable_resource_carries_the_tags(deployed: Deployment) -> None:
     assert_tagged("bucket", deployed.bucket, tags_of(s3.get_bucket_tagging(Bucket=deployed.bucket)["TagSet"]), "bootstrap")
 
 
+def test_applies_print_no_warnings(deployed: Deployment) -> None:
+    """Provider 5.100 warns at plan/apply time about anything deprecated (removed in 6.0)."""
+    logs = sorted(deployed.runner.log_dir.glob("*-apply.log"))
+    assert len(logs) == 2 + len(PREVIEWS)
+    for log in logs:
+        text = log.read_text()
+        assert "Warning:" not in text, f"{log.name}:\n{text[text.index('Warning:'):][:1500]}"
+
+
 def test_reapplying_a_preview_changes_nothing(deployed: Deployment) -> None:
     """The pipeline re-applies a preview stack on every push: it must converge, not churn."""
     stack = PRS[1]
