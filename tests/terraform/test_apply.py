@@ -367,6 +367,26 @@ def test_preview_role_cannot_touch_network_cluster_or_foreign_iam(deployed: Depl
             assert role["PermissionsBoundary"]["PermissionsBoundaryArn"] == deployed.shared["task_permissions_boundary_arn"]
 
 
+def test_preview_role_reads_the_shared_stack_but_writes_only_its_lock(deployed: Deployment) -> None:
+    """Pull requests show the shared stack's plan: every permission for that is a read, except
+    the plan's state lock object."""
+    iam = deployed.aws.client("iam")
+    role = f"{PREFIX}-deploy-preview"
+    assert sorted(iam.list_role_policies(RoleName=role)["PolicyNames"]) == ["deploy-preview-stacks", "plan-shared-stack"]
+    doc = iam.get_role_policy(RoleName=role, PolicyName="plan-shared-stack")["PolicyDocument"]
+    doc = doc if isinstance(doc, dict) else json.loads(doc)
+    for statement in as_list(doc["Statement"]):
+        for action in as_list(statement["Action"]):
+            verb = action.split(":", 1)[1]
+            if verb in ("PutObject", "DeleteObject"):
+                assert as_list(statement["Resource"]) == [f"arn:aws:s3:::{deployed.bucket}/shared/terraform.tfstate.tflock"]
+            else:
+                assert verb.startswith(("Describe", "Get", "List")), f"plan-shared-stack grants {action}"
+    # The default branch deploys the shared stack and its own preview with one role.
+    shared_policies = iam.list_role_policies(RoleName=f"{PREFIX}-deploy-shared")["PolicyNames"]
+    assert sorted(shared_policies) == ["apply-shared-stack", "deploy-preview-stacks", "read-shared-stack"]
+
+
 def test_state_bucket_is_versioned_encrypted_private_and_holds_every_stack(deployed: Deployment) -> None:
     s3 = deployed.aws.client("s3")
     assert s3.get_bucket_versioning(Bucket=deployed.bucket)["Status"] == "Enabled"

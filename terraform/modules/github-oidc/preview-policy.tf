@@ -217,3 +217,10 @@ resource "aws_iam_role_policy" "preview" {
   role   = aws_iam_role.preview.id
   policy = data.aws_iam_policy_document.preview.json
 }
+
+# Pull requests show the shared stack's plan: read-only, plus its lock object.
+resource "aws_iam_role_policy" "preview_plan_shared" {
+  name   = "plan-shared-stack"
+  role   = aws_iam_role.preview.id
+  policy = data.aws_iam_policy_document.shared_read.json
+}

@@ -28,42 +28,6 @@ data "aws_iam_policy_document" "shared" {
   }
 
   statement {
-    sid = "Read"
-    # These Describe/List calls have no resource-level permissions (the ones that do are
-    # granted below on this environment's resources).
-    actions = [
-      "autoscaling:Describe*",
-      "ec2:DescribeAccountAttributes",
-      "ec2:DescribeAddresses",
-      "ec2:DescribeAddressesAttribute",
-      "ec2:DescribeAvailabilityZones",
-      "ec2:DescribeFlowLogs",
-      "ec2:DescribeImages",
-      "ec2:DescribeInstanceTypes",
-      "ec2:DescribeInstances",
-      "ec2:DescribeInternetGateways",
-      "ec2:DescribeLaunchTemplateVersions",
-      "ec2:DescribeLaunchTemplates",
-      "ec2:DescribeNatGateways",
-      "ec2:DescribeNetworkAcls",
-      "ec2:DescribeNetworkInterfaces",
-      "ec2:DescribePrefixLists",
-      "ec2:DescribeRouteTables",
-      "ec2:DescribeSecurityGroupRules",
-      "ec2:DescribeSecurityGroups",
-      "ec2:DescribeSubnets",
-      "ec2:DescribeTags",
-      "ec2:DescribeVpcs",
-      "ecr:DescribeRegistry",
-      "elasticloadbalancing:Describe*",
-      "logs:DescribeLogGroups",
-      "route53:ListHostedZones",
-      "route53:ListHostedZonesByName",
-    ]
-    resources = ["*"]
-  }
-
-  statement {
     sid = "Network"
     actions = [
       "ec2:AllocateAddress",
@@ -351,4 +315,109 @@ resource "aws_iam_role_policy" "shared" {
   name   = "apply-shared-stack"
   role   = aws_iam_role.shared.id
   policy = data.aws_iam_policy_document.shared.json
+}
+
+resource "aws_iam_role_policy" "shared_read" {
+  name   = "read-shared-stack"
+  role   = aws_iam_role.shared.id
+  policy = data.aws_iam_policy_document.shared_read.json
+}
+
+# The default branch also deploys its own preview stack (`main`) in the same run, with the
+# same role: it gets exactly the preview role's permissions for that.
+resource "aws_iam_role_policy" "shared_previews" {
+  name   = "deploy-preview-stacks"
+  role   = aws_iam_role.shared.id
+  policy = data.aws_iam_policy_document.preview.json
+}
+
+# Refreshing the shared stack without changing it: what `terraform plan` of the shared stack
+# needs. Both roles get it: pull requests show the shared stack's plan (the preview role), the
+# default branch applies it (the shared role).
+data "aws_iam_policy_document" "shared_read" {
+  statement {
+    sid = "Read"
+    # These Describe/List calls have no resource-level permissions (the ones that do are
+    # granted below on this environment's resources).
+    actions = [
+      "autoscaling:Describe*",
+      "ec2:DescribeAccountAttributes",
+      "ec2:DescribeAddresses",
+      "ec2:DescribeAddressesAttribute",
+      "ec2:DescribeAvailabilityZones",
+      "ec2:DescribeFlowLogs",
+      "ec2:DescribeImages",
+      "ec2:DescribeInstanceTypes",
+      "ec2:DescribeInstances",
+      "ec2:DescribeInternetGateways",
+      "ec2:DescribeLaunchTemplateVersions",
+      "ec2:DescribeLaunchTemplates",
+      "ec2:DescribeNatGateways",
+      "ec2:DescribeNetworkAcls",
+      "ec2:DescribeNetworkInterfaces",
+      "ec2:DescribePrefixLists",
+      "ec2:DescribeRouteTables",
+      "ec2:DescribeSecurityGroupRules",
+      "ec2:DescribeSecurityGroups",
+      "ec2:DescribeSubnets",
+      "ec2:DescribeTags",
+      "ec2:DescribeVpcs",
+      "ecr:DescribeRegistry",
+      "elasticloadbalancing:Describe*",
+      "logs:DescribeLogGroups",
+      "route53:ListHostedZones",
+      "route53:ListHostedZonesByName",
+    ]
+    resources = ["*"]
+  }
+
+  statement {
+    sid     = "ReadSharedIam"
+    actions = ["iam:GetInstanceProfile", "iam:GetPolicy", "iam:GetPolicyVersion", "iam:GetRole", "iam:GetRolePolicy", "iam:ListAttachedRolePolicies", "iam:ListPolicyVersions", "iam:ListRolePolicies"]
+    resources = concat(local.shared_roles, [
+      "arn:${local.part}:iam::${local.account}:instance-profile/${local.base}-instance",
+      local.boundary_arn,
+    ])
+  }
+  statement {
+    sid       = "ReadSharedNetwork"
+    actions   = ["ec2:DescribeVpcAttribute"]
+    resources = [local.ec2_any]
+  }
+  statement {
+    sid       = "ReadSharedCluster"
+    actions   = ["ecs:DescribeCapacityProviders", "ecs:DescribeClusters", "ecs:ListTagsForResource"]
+    resources = [local.cluster_arn, "arn:${local.part}:ecs:${local.region}:${local.account}:capacity-provider/${local.base}"]
+  }
+  statement {
+    sid       = "ReadSharedRepository"
+    actions   = ["ecr:DescribeRepositories", "ecr:GetLifecyclePolicy", "ecr:ListTagsForResource"]
+    resources = [local.repository_arn]
+  }
+  statement {
+    sid       = "ReadSharedLogs"
+    actions   = ["logs:ListTagsForResource", "logs:ListTagsLogGroup"]
+    resources = concat(local.log_groups, [for g in local.log_groups : "${g}:*"])
+  }
+  statement {
+    sid       = "ReadZones"
+    actions   = ["route53:GetChange", "route53:GetHostedZone", "route53:ListResourceRecordSets", "route53:ListTagsForResource"]
+    resources = ["arn:${local.part}:route53:::hostedzone/*", "arn:${local.part}:route53:::change/*"]
+  }
+  statement {
+    sid       = "EcsOptimisedAmi"
+    actions   = ["ssm:GetParameter", "ssm:GetParameters"]
+    resources = ["arn:${local.part}:ssm:${local.region}::parameter/aws/service/ecs/*"]
+  }
+  statement {
+    sid       = "ReadSharedState"
+    actions   = ["s3:GetObject"]
+    resources = ["${local.state_bucket}/shared/terraform.tfstate"]
+  }
+  statement {
+    sid = "LockSharedStateForPlans"
+    # terraform plan takes the state lock: only the lock object, never the state itself.
+    actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
+    resources = ["${local.state_bucket}/shared/terraform.tfstate.tflock"]
+  }
 }
