@@ -29,7 +29,10 @@ fn init_logging() {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if matches!(cli.command, Some(SubCommand::Schema)) {
-        print!("{}", config::schema_json());
+        // A reader that stops early (`ecs-poc schema | head`) is not an error of ours.
+        let _ = std::io::stdout()
+            .lock()
+            .write_all(config::schema_json().as_bytes());
         return ExitCode::SUCCESS;
     }
     init_logging();

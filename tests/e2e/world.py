@@ -18,9 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from tests.e2e.runner import REPO_ROOT, FakeGitHub, FakeProcess, Runner, cache_dir, checkout
+from tests.harness.ecr_bridge import Registry
 from tests.harness.emulated_aws import EmulatedAws
 
 REPOSITORY = "octo-org/hello-service"
+# The shared stack's ECR repository (<name>-<environment> with the defaults).
+IMAGE_REPOSITORY = "ecs-poc-main"
 
 
 def log(message: str) -> None:
@@ -81,7 +84,8 @@ def start_world(root: Path | None = None, fake_ecs_args: tuple[str, ...] = ()) -
     base_image = run_script(".ci/base-image.sh", capture=True).splitlines()[-1]
     run_script(".ci/setup-registry.sh", "up")
     run_script(".ci/setup-terraform.sh")
-    log("emulated AWS")
+    purged = Registry("eu-west-2").purge(IMAGE_REPOSITORY)
+    log(f"emulated AWS (registry: {purged} stale image(s) of {IMAGE_REPOSITORY} removed)")
     aws = EmulatedAws().start()
     github = fake_ecs = None
     try:

@@ -6,7 +6,7 @@ lands in a real registry (`.ci/setup-registry.sh`) and the API is moto's, which 
 The emulator proxy calls this bridge around every ECR API request:
 
 - before: manifests pushed to the registry that moto has never seen are imported into moto with
-  PutImage (same manifest bytes, so moto computes the same digest the registry reports);
+  PutImage (the same manifest bytes, and the digest the registry reports);
 - after BatchDeleteImage: an image moto no longer holds under any tag is deleted from the registry
   too, so a pull of a deleted image fails as it would on ECR.
 
@@ -138,7 +138,10 @@ class EcrBridge:
                 self._import(ecr, repository, tag, digest, media_type, manifest)
 
     def _import(self, ecr: Any, repository: str, tag: str, digest: str, media_type: str, manifest: str) -> None:
-        kwargs: dict[str, Any] = {"repositoryName": repository, "imageManifest": manifest, "imageTag": tag}
+        # moto derives a digest from the layers unless told; ECR's digest is the manifest's, as the
+        # registry reports it, and image references by digest must resolve on both sides.
+        kwargs: dict[str, Any] = {"repositoryName": repository, "imageManifest": manifest, "imageTag": tag,
+                                  "imageDigest": digest}
         if media_type:
             kwargs["imageManifestMediaType"] = media_type
         try:
