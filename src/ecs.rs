@@ -140,7 +140,7 @@ pub async fn roll_out_with(
             "UpdateService {}/{}: {}",
             req.cluster,
             req.service,
-            sdk_message(&e)
+            crate::error::aws_message(&e)
         ))
         .with_hint(
             "check that the role may ecs:UpdateService and iam:PassRole for the task's roles",
@@ -174,7 +174,7 @@ async fn describe_task_definition(
         .send()
         .await
         .map_err(|e| {
-            Error::rollout(format!("DescribeTaskDefinition {arn}: {}", sdk_message(&e)))
+            Error::rollout(format!("DescribeTaskDefinition {arn}: {}", crate::error::aws_message(&e)))
                 .with_hint("the stack output task_definition_arn must name a registered task definition; apply the stack again")
         })?;
     let td = out.task_definition().cloned().ok_or_else(|| {
@@ -191,7 +191,7 @@ async fn describe_service(
     service: &str,
 ) -> Result<Service> {
     let out = client.describe_services().cluster(cluster).services(service).send().await.map_err(|e| {
-        Error::rollout(format!("DescribeServices {cluster}/{service}: {}", sdk_message(&e)))
+        Error::rollout(format!("DescribeServices {cluster}/{service}: {}", crate::error::aws_message(&e)))
             .with_hint("check the cluster_name and service_name outputs of the stack and the role's ecs:DescribeServices")
     })?;
     let found = out
@@ -317,7 +317,7 @@ async fn register(
         .map_err(|e| {
             Error::rollout(format!(
                 "RegisterTaskDefinition {family}: {}",
-                sdk_message(&e)
+                crate::error::aws_message(&e)
             ))
             .with_hint("check that the role may ecs:RegisterTaskDefinition and ecs:TagResource")
         })?;
@@ -489,7 +489,10 @@ async fn stopped_reasons(
     let arns = match listed {
         Ok(out) => out.task_arns().to_vec(),
         Err(e) => {
-            tracing::warn!("could not list stopped tasks: {}", sdk_message(&e));
+            tracing::warn!(
+                "could not list stopped tasks: {}",
+                crate::error::aws_message(&e)
+            );
             return Vec::new();
         }
     };
@@ -505,7 +508,10 @@ async fn stopped_reasons(
     {
         Ok(out) => out,
         Err(e) => {
-            tracing::warn!("could not describe stopped tasks: {}", sdk_message(&e));
+            tracing::warn!(
+                "could not describe stopped tasks: {}",
+                crate::error::aws_message(&e)
+            );
             return Vec::new();
         }
     };
@@ -547,22 +553,6 @@ async fn stopped_reasons(
         }
     }
     reasons
-}
-
-fn sdk_message<E, R>(err: &aws_sdk_ecs::error::SdkError<E, R>) -> String
-where
-    E: aws_sdk_ecs::error::ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
-{
-    use aws_sdk_ecs::error::DisplayErrorContext;
-    match err.as_service_error() {
-        Some(se) => format!(
-            "{}: {}",
-            se.code().unwrap_or("error"),
-            se.message().unwrap_or("no message")
-        ),
-        None => DisplayErrorContext(err).to_string(),
-    }
 }
 
 #[cfg(test)]

@@ -122,3 +122,20 @@ impl Error {
         self
     }
 }
+
+/// `Code: message` of an AWS service error, or the full context of a transport error (timeout,
+/// DNS, TLS). Every AWS SDK crate re-exports the same smithy `SdkError`, so this serves them all.
+pub fn aws_message<E, R>(err: &aws_sdk_ecs::error::SdkError<E, R>) -> String
+where
+    E: aws_sdk_ecs::error::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match err.as_service_error() {
+        Some(se) => format!(
+            "{}: {}",
+            se.code().unwrap_or("error"),
+            se.message().unwrap_or("no message")
+        ),
+        None => aws_sdk_ecs::error::DisplayErrorContext(err).to_string(),
+    }
+}

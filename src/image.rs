@@ -350,7 +350,7 @@ pub async fn ensure_image(ecr: &aws_sdk_ecr::Client, req: &ImageRequest) -> Resu
 async fn repository_uri(ecr: &aws_sdk_ecr::Client, repository: &str) -> Result<String> {
     let out = ecr.describe_repositories().repository_names(repository).send().await.map_err(|e| {
         let not_found = e.as_service_error().is_some_and(|s| s.is_repository_not_found_exception());
-        let err = Error::image(format!("ECR repository `{repository}`: {}", ecr_message(&e)));
+        let err = Error::image(format!("ECR repository `{repository}`: {}", crate::error::aws_message(&e)));
         if not_found {
             err.with_hint("apply the shared stack first (it creates the ECR repository), or fix image.repository in ecs-poc.yml")
         } else {
@@ -392,7 +392,7 @@ async fn existing_digest(
         }
         Err(e) => Err(Error::image(format!(
             "ECR DescribeImages {repository}:{tag}: {}",
-            ecr_message(&e)
+            crate::error::aws_message(&e)
         ))),
     }
 }
@@ -400,8 +400,11 @@ async fn existing_digest(
 /// (user, password, proxy endpoint) from ECR GetAuthorizationToken.
 async fn authorization(ecr: &aws_sdk_ecr::Client) -> Result<(String, String, String)> {
     let out = ecr.get_authorization_token().send().await.map_err(|e| {
-        Error::image(format!("ECR GetAuthorizationToken: {}", ecr_message(&e)))
-            .with_hint("the role needs ecr:GetAuthorizationToken on resource *")
+        Error::image(format!(
+            "ECR GetAuthorizationToken: {}",
+            crate::error::aws_message(&e)
+        ))
+        .with_hint("the role needs ecr:GetAuthorizationToken on resource *")
     })?;
     let data = out
         .authorization_data()
@@ -464,7 +467,7 @@ pub async fn delete_images(
             .map_err(|e| {
                 Error::image(format!(
                     "ECR BatchDeleteImage in {repository}: {}",
-                    ecr_message(&e)
+                    crate::error::aws_message(&e)
                 ))
                 .with_hint("the role needs ecr:BatchDeleteImage on the repository")
             })?;
@@ -512,7 +515,10 @@ pub async fn list_image_tags(
             .send()
             .await
             .map_err(|e| {
-                Error::image(format!("ECR ListImages {repository}: {}", ecr_message(&e)))
+                Error::image(format!(
+                    "ECR ListImages {repository}: {}",
+                    crate::error::aws_message(&e)
+                ))
             })?;
         tags.extend(
             out.image_ids()
@@ -529,22 +535,6 @@ pub async fn list_image_tags(
     tags.sort();
     tags.dedup();
     Ok(tags)
-}
-
-fn ecr_message<E, R>(err: &aws_sdk_ecr::error::SdkError<E, R>) -> String
-where
-    E: aws_sdk_ecr::error::ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
-{
-    use aws_sdk_ecr::error::DisplayErrorContext;
-    match err.as_service_error() {
-        Some(se) => format!(
-            "{}: {}",
-            se.code().unwrap_or("error"),
-            se.message().unwrap_or("no message")
-        ),
-        None => DisplayErrorContext(err).to_string(),
-    }
 }
 
 /// A DOCKER_CONFIG directory of our own (mode 0700), removed on drop with the login in it.
