@@ -59,7 +59,9 @@ pub struct ResourceChange {
     pub action: String,
 }
 
-#[derive(Debug, Clone)]
+/// A saved plan. It owns its file: the file holds the variables' values and a snapshot of the
+/// state, so it is deleted when the plan is dropped, applied or not.
+#[derive(Debug)]
 pub struct Plan {
     /// The saved plan file; `apply` applies exactly this.
     pub file: PathBuf,
@@ -67,6 +69,16 @@ pub struct Plan {
     /// Human-readable plan (`terraform show -no-color FILE`).
     pub text: String,
     pub summary: PlanSummary,
+}
+
+impl Drop for Plan {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.file);
+        // The per-run directory goes with its last plan (it fails harmlessly while others remain).
+        if let Some(dir) = self.file.parent() {
+            let _ = std::fs::remove_dir(dir);
+        }
+    }
 }
 
 /// `terraform output -json`, flattened to name -> value.
@@ -204,8 +216,6 @@ impl Terraform {
             plan.file.display().to_string(),
         ];
         let done = self.run(stack, &args, true).await?;
-        // The plan file holds the variables' values; it is of no use once applied.
-        let _ = std::fs::remove_file(&plan.file);
         if done.code != 0 {
             return Err(self
                 .failure("apply", stack, &done)
