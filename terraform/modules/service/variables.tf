@@ -121,7 +121,7 @@ variable "memory" {
 }
 
 variable "stop_timeout" {
-  description = "Seconds between SIGTERM and SIGKILL; must exceed the app's graceful shutdown (gunicorn: 30 s)."
+  description = "Seconds between SIGTERM and SIGKILL; must exceed the app's graceful shutdown (gunicorn: 20 s, GRACEFUL_TIMEOUT)."
   type        = number
   default     = 40
   validation {
