@@ -441,27 +441,20 @@ pub fn digest_from_push(output: &str) -> Option<String> {
     })
 }
 
-/// Delete these tags from a repository; returns how many image ids ECR deleted. Tags that are
-/// already gone are not an error (a teardown may run twice).
+/// Delete these images (by tag or by digest) from a repository, at most 100 per call; returns
+/// how many image ids ECR deleted. Images that are already gone are not an error (a teardown
+/// may run twice).
 pub async fn delete_images(
     ecr: &aws_sdk_ecr::Client,
     repository: &str,
-    tags: &[String],
+    ids: &[aws_sdk_ecr::types::ImageIdentifier],
 ) -> Result<usize> {
     let mut deleted = 0;
-    for chunk in tags.chunks(100) {
-        let ids: Vec<_> = chunk
-            .iter()
-            .map(|t| {
-                aws_sdk_ecr::types::ImageIdentifier::builder()
-                    .image_tag(t)
-                    .build()
-            })
-            .collect();
+    for chunk in ids.chunks(100) {
         let out = ecr
             .batch_delete_image()
             .repository_name(repository)
-            .set_image_ids(Some(ids))
+            .set_image_ids(Some(chunk.to_vec()))
             .send()
             .await
             .map_err(|e| {
@@ -488,7 +481,8 @@ pub async fn delete_images(
             return Err(Error::image(format!(
                 "ECR could not delete images from {repository}: {}",
                 real_failures.join("; ")
-            )));
+            ))
+            .with_hint("run `ecs-poc destroy` again; it only deletes what is left"));
         }
     }
     Ok(deleted)

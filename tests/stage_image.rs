@@ -259,7 +259,15 @@ async fn list_and_delete_tags_is_idempotent() {
             "stack-pr-1.c-bbbb".to_string()
         ]
     );
-    let n = image::delete_images(&ecr, "app", &mine)
+    let ids: Vec<_> = mine
+        .iter()
+        .map(|t| {
+            aws_sdk_ecr::types::ImageIdentifier::builder()
+                .image_tag(t)
+                .build()
+        })
+        .collect();
+    let n = image::delete_images(&ecr, "app", &ids)
         .await
         .expect("delete");
     assert_eq!(n, 2);
@@ -278,7 +286,7 @@ async fn list_and_delete_tags_is_idempotent() {
         "another PR's tag survived"
     );
     assert_eq!(
-        image::delete_images(&ecr, "app", &mine)
+        image::delete_images(&ecr, "app", &ids)
             .await
             .expect("second delete is a no-op"),
         0

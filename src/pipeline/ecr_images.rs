@@ -144,45 +144,7 @@ pub async fn delete_stack_images(
             }
         }
     }
-    // BatchDeleteImage takes at most 100 ids per call.
-    for chunk in ids.chunks(100) {
-        let out = ecr
-            .batch_delete_image()
-            .repository_name(repository)
-            .set_image_ids(Some(chunk.to_vec()))
-            .send()
-            .await
-            .map_err(|e| {
-                Error::image(format!(
-                    "ECR BatchDeleteImage {repository}: {}",
-                    aws_sdk_ecr::error::DisplayErrorContext(&e)
-                ))
-            })?;
-        let failures: Vec<String> = out
-            .failures()
-            .iter()
-            .filter(|f| {
-                !matches!(
-                    f.failure_code(),
-                    Some(aws_sdk_ecr::types::ImageFailureCode::ImageNotFound)
-                )
-            })
-            .map(|f| {
-                format!(
-                    "{:?}: {}",
-                    f.failure_code(),
-                    f.failure_reason().unwrap_or_default()
-                )
-            })
-            .collect();
-        if !failures.is_empty() {
-            return Err(Error::image(format!(
-                "ECR could not delete some images of {stack}: {}",
-                failures.join("; ")
-            ))
-            .with_hint("run `ecs-poc destroy` again; it only deletes what is left"));
-        }
-    }
+    crate::image::delete_images(ecr, repository, &ids).await?;
     Ok(removed)
 }
 
