@@ -2,8 +2,10 @@
 # the real Docker engine and registry, terraform with the real AWS provider, and a fake GitHub.
 # Runs last in `make test`: it needs every other part to work.
 TEST_TARGETS_LAST += test-e2e
+LINT_TARGETS += lint-e2e
+E2E_PY := tests/e2e tests/harness/ecr_bridge.py tests/harness/faults.py
 
-.PHONY: test-e2e demo e2e-deps
+.PHONY: test-e2e demo e2e-deps lint-e2e
 
 e2e-deps: setup-python setup-terraform docker-up build
 	@bash .ci/setup-registry.sh up
@@ -13,3 +15,8 @@ test-e2e: e2e-deps ## End-to-end tests: push to main, PR deploy, no-op redeploy,
 
 demo: e2e-deps ## The whole pipeline locally (emulated AWS, local Docker, fake GitHub); prints a localhost URL that answers
 	cd $(CURDIR) && $(PYTHON) -m tests.e2e.demo $(if $(KEEP),--keep)
+
+lint-e2e: setup-lint ## ruff and mypy --strict on the end-to-end tests, the demo and the ECR bridge / fault injection
+	"$(LINT_VENV)/bin/ruff" check --line-length 120 $(E2E_PY)
+	"$(LINT_VENV)/bin/mypy" --strict --ignore-missing-imports --follow-imports=silent \
+	  --cache-dir "$(CACHE)/mypy-cache-e2e" $(E2E_PY)

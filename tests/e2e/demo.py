@@ -34,7 +34,7 @@ def banner(text: str) -> None:
 
 
 def git_sha() -> str:
-    proc = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True)
+    proc = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=False)
     return proc.stdout.strip() if proc.returncode == 0 else "d" * 40
 
 
@@ -62,7 +62,8 @@ def wait_for(url: str, seconds: float = 30) -> str:
     while True:
         try:
             with urllib.request.urlopen(url, timeout=2) as resp:
-                return resp.read().decode()
+                body: bytes = resp.read()
+                return body.decode()
         except OSError:
             if time.monotonic() > deadline:
                 raise
@@ -104,7 +105,7 @@ def demo(world: World, keep: bool) -> None:
         if keep and sys.stdin.isatty():
             input("Press Enter to tear everything down... ")
     finally:
-        subprocess.run(["docker", "rm", "-f", container], capture_output=True)
+        subprocess.run(["docker", "rm", "-f", container], capture_output=True, check=False)
 
     banner(f"pull request #{PR_NUMBER} closed: teardown")
     closed = world.runner.run("pull_request", world.runner.pull_request_event(PR_NUMBER, sha, action="closed"),

@@ -79,7 +79,8 @@ class FakeGitHub(FakeProcess):
         return json.loads(text) if text else None
 
     def state(self) -> dict[str, Any]:
-        return self._call("GET", "/_fake/state")
+        state: dict[str, Any] = self._call("GET", "/_fake/state")
+        return state
 
     def comments(self, issue: int) -> list[dict[str, Any]]:
         return [c for c in self.state()["comments"] if int(c.get("issue", -1)) == issue]

@@ -30,12 +30,12 @@ ECR_TARGET_PREFIX = "AmazonEC2ContainerRegistry_V20150921."
 ACCOUNT_ID = "123456789012"
 # moto's GetAuthorizationToken always hands out this password for user AWS.
 REGISTRY_PASSWORD = f"{ACCOUNT_ID}-auth-token"
-MANIFEST_TYPES = ", ".join([
-    "application/vnd.docker.distribution.manifest.v2+json",
-    "application/vnd.docker.distribution.manifest.list.v2+json",
-    "application/vnd.oci.image.manifest.v1+json",
-    "application/vnd.oci.image.index.v1+json",
-])
+MANIFEST_TYPES = (
+    "application/vnd.docker.distribution.manifest.v2+json, "
+    "application/vnd.docker.distribution.manifest.list.v2+json, "
+    "application/vnd.oci.image.manifest.v1+json, "
+    "application/vnd.oci.image.index.v1+json"
+)
 
 
 def _cache_dir() -> Path:
