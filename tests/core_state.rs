@@ -10,16 +10,7 @@ async fn preview_stacks_are_the_preview_state_keys_and_nothing_else() {
     let moto = require!(support::Moto::start());
     let sdk = moto.sdk_config().await;
     let s3 = aws_sdk_s3::Client::new(&sdk);
-    s3.create_bucket()
-        .bucket("state")
-        .create_bucket_configuration(
-            aws_sdk_s3::types::CreateBucketConfiguration::builder()
-                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::EuWest2)
-                .build(),
-        )
-        .send()
-        .await
-        .expect("bucket");
+    support::create_state_bucket(&s3, "state").await;
     for key in [
         "shared/terraform.tfstate",
         "preview/pr-12.tfstate",

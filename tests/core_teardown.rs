@@ -290,16 +290,7 @@ async fn sweep_removes_only_closed_pull_requests_and_destroy_is_idempotent() {
             .force_path_style(true)
             .build(),
     );
-    s3.create_bucket()
-        .bucket(BUCKET)
-        .create_bucket_configuration(
-            aws_sdk_s3::types::CreateBucketConfiguration::builder()
-                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::EuWest2)
-                .build(),
-        )
-        .send()
-        .await
-        .expect("state bucket");
+    support::create_state_bucket(&s3, BUCKET).await;
 
     world.deploy_stack(
         "shared",

@@ -47,16 +47,7 @@ async fn init_plan_apply_outputs_update_replace_destroy_on_moto() {
             .force_path_style(true)
             .build(),
     );
-    s3.create_bucket()
-        .bucket("tf-state")
-        .create_bucket_configuration(
-            aws_sdk_s3::types::CreateBucketConfiguration::builder()
-                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::EuWest2)
-                .build(),
-        )
-        .send()
-        .await
-        .expect("state bucket");
+    support::create_state_bucket(&s3, "tf-state").await;
 
     let tf = Terraform::new(tf_bin, env);
     let mut stack = Stack {

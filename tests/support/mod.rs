@@ -432,3 +432,17 @@ pub async fn register_pushed_image_in_moto(
         .map_err(|e| format!("moto PutImage: {e:?}"))?;
     Ok(digest)
 }
+
+/// A terraform state bucket in eu-west-2 (outside us-east-1 S3 needs the location constraint).
+pub async fn create_state_bucket(s3: &aws_sdk_s3::Client, bucket: &str) {
+    s3.create_bucket()
+        .bucket(bucket)
+        .create_bucket_configuration(
+            aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::EuWest2)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("state bucket");
+}
