@@ -5,6 +5,7 @@
 //! fit, and the comment says so and where the full plan is (the job summary).
 
 use crate::Result;
+use crate::domain::{Command, StackName, SweepAction};
 use crate::github::GitHubApi;
 use crate::report::{PlanRecord, Report, StageStatus, Status};
 
@@ -62,8 +63,8 @@ fn short(sha: &str) -> &str {
 }
 
 fn headline(r: &Report) -> String {
-    if r.command == "sweep" {
-        let count = |a: &str| r.swept.iter().filter(|w| w.action == a).count();
+    if r.command == Command::Sweep {
+        let count = |a: SweepAction| r.swept.iter().filter(|w| w.action == a).count();
         let status = if r.status == Status::Failure {
             ":x:"
         } else {
@@ -72,18 +73,18 @@ fn headline(r: &Report) -> String {
         return if r.dry_run {
             format!(
                 "### {status} ecs-poc sweep (dry run): {} stack(s) would be destroyed, {} kept",
-                count("would destroy"),
-                count("kept")
+                count(SweepAction::WouldDestroy),
+                count(SweepAction::Kept)
             )
         } else {
             format!(
                 "### {status} ecs-poc sweep: {} stack(s) destroyed, {} kept",
-                count("destroyed"),
-                count("kept")
+                count(SweepAction::Destroyed),
+                count(SweepAction::Kept)
             )
         };
     }
-    let stack = r.stack.as_deref().unwrap_or("?");
+    let stack = r.stack.as_ref().map_or("?", StackName::as_str);
     match (r.command.as_str(), r.status) {
         (_, Status::Failure) => {
             let at = r
@@ -210,8 +211,13 @@ fn details(r: &Report) -> String {
     if !r.swept.is_empty() {
         s.push_str("| Stack | Pull request | Action |\n|---|---|---|\n");
         for w in &r.swept {
+            let reason = w
+                .reason
+                .as_deref()
+                .map(|r| format!(": {}", escape_cell(r)))
+                .unwrap_or_default();
             s.push_str(&format!(
-                "| `{}` | {} | {} |\n",
+                "| `{}` | {} | {}{reason} |\n",
                 w.stack, w.pull_request_state, w.action
             ));
         }
@@ -252,7 +258,10 @@ fn footer(r: &Report) -> String {
 /// blocks (never the summary) when needed.
 pub fn render_within(r: &Report, budget: usize, with_marker: bool) -> String {
     let head = if with_marker {
-        format!("{}\n", marker(r.stack.as_deref().unwrap_or("none")))
+        format!(
+            "{}\n",
+            marker(r.stack.as_ref().map_or("none", StackName::as_str))
+        )
     } else {
         String::new()
     };

@@ -1,5 +1,9 @@
 //! Settings: flags, `ECS_POC_*`/`INPUT_*` environment, the project file `ecs-poc.yml`, and
 //! defaults, merged in that order of precedence into one validated [`Settings`].
+//!
+//! [`Options`] are the values every input source can set; `cli` parses them from flags, and
+//! [`Settings::resolve`] fills what the flags left open from the environment, the file and the
+//! defaults.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -9,7 +13,7 @@ use schemars::JsonSchema;
 use secrecy::SecretString;
 use serde::Deserialize;
 
-use crate::cli::{Command, Options, OutputFormat};
+use crate::domain::{Command, StackName};
 use crate::{Error, Result};
 
 /// Where variables come from; a map in tests, the process environment otherwise.
@@ -35,6 +39,104 @@ impl Env for BTreeMap<String, String> {
     fn var(&self, name: &str) -> Option<String> {
         self.get(name).cloned()
     }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum OutputFormat {
+    /// Human-readable lines on stderr only.
+    #[default]
+    Text,
+    /// The result as one JSON document on stdout (logs stay on stderr).
+    Json,
+}
+
+impl std::str::FromStr for OutputFormat {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        <Self as clap::ValueEnum>::from_str(s, true)
+    }
+}
+
+/// Options shared by every command. All are optional here: absence means "look further"
+/// (environment, input, file, default).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct Options {
+    /// deploy | plan | destroy | sweep (same as the subcommand). [env: ECS_POC_COMMAND, input: command]
+    #[arg(long, global = true, value_name = "COMMAND")]
+    pub command: Option<Command>,
+
+    /// IAM role ARN to assume with the run's OIDC token (Actions only).
+    /// [env: ECS_POC_ROLE_TO_ASSUME, input: role-to-assume]
+    #[arg(long, global = true, value_name = "ARN")]
+    pub role_to_assume: Option<String>,
+
+    /// AWS region. [default: eu-west-2] [env: ECS_POC_AWS_REGION, input: aws-region]
+    #[arg(long, global = true, value_name = "REGION")]
+    pub aws_region: Option<String>,
+
+    /// STS session name; derived from the repository and run when unset.
+    /// [env: ECS_POC_ROLE_SESSION_NAME, input: role-session-name]
+    #[arg(long, global = true, value_name = "NAME")]
+    pub role_session_name: Option<String>,
+
+    /// Lifetime of the assumed role's credentials, 900-43200. [default: 3600]
+    /// [env: ECS_POC_ROLE_DURATION_SECONDS, input: role-duration-seconds]
+    #[arg(long, global = true, value_name = "SECONDS")]
+    pub role_duration_seconds: Option<u32>,
+
+    /// Token for pull request comments and state; prefer the environment (GITHUB_TOKEN) to a
+    /// flag, which other processes can read. [env: ECS_POC_GITHUB_TOKEN, GITHUB_TOKEN, input: github-token]
+    #[arg(long, global = true, value_name = "TOKEN", hide_env_values = true)]
+    pub github_token: Option<String>,
+
+    /// S3 bucket holding the terraform state (made by terraform/bootstrap).
+    /// [env: ECS_POC_STATE_BUCKET, input: state-bucket]
+    #[arg(long, global = true, value_name = "BUCKET")]
+    pub state_bucket: Option<String>,
+
+    /// Preview stack: `main` or `pr-<N>`; follows the event when unset. [env: ECS_POC_STACK, input: stack]
+    #[arg(long, global = true, value_name = "STACK")]
+    pub stack: Option<String>,
+
+    /// Pull request number (destroy from workflow_dispatch, or by hand).
+    /// [env: ECS_POC_PULL_REQUEST, input: pull-request]
+    #[arg(long, global = true, value_name = "N")]
+    pub pull_request: Option<u64>,
+
+    /// `owner/name`; needed outside Actions for comments and sweep. [env: ECS_POC_REPOSITORY, GITHUB_REPOSITORY]
+    #[arg(long, global = true, value_name = "OWNER/NAME")]
+    pub repository: Option<String>,
+
+    /// Project config file. [default: ecs-poc.yml] [env: ECS_POC_CONFIG, input: config]
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+
+    /// `terraform`, `tofu`, or a path. [default: terraform] [env: ECS_POC_TERRAFORM_BINARY, input: terraform-binary]
+    #[arg(long, global = true, value_name = "BIN")]
+    pub terraform_binary: Option<String>,
+
+    /// Seconds to wait for the rollout before failing. [default: 900]
+    /// [env: ECS_POC_WAIT_TIMEOUT, input: wait-timeout]
+    #[arg(long, global = true, value_name = "SECONDS")]
+    pub wait_timeout: Option<u64>,
+
+    /// GET <endpoint>/healthz after the rollout and require the deployed version. [default: true]
+    /// [env: ECS_POC_SMOKE_CHECK, input: smoke-check]
+    #[arg(long, global = true, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub smoke_check: Option<bool>,
+
+    /// Allow destroying the `main` stack. [default: false] [env: ECS_POC_FORCE, input: force]
+    #[arg(long, global = true, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub force: Option<bool>,
+
+    /// Show what would happen; change nothing (sweep lists, destroy plans).
+    /// [default: false] [env: ECS_POC_DRY_RUN, input: dry-run]
+    #[arg(long, global = true, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    pub dry_run: Option<bool>,
+
+    /// text | json (json: the result on stdout). [default: text] [env: ECS_POC_OUTPUT, input: output]
+    #[arg(long, global = true, value_name = "FORMAT")]
+    pub output: Option<OutputFormat>,
 }
 
 pub const DEFAULT_CONFIG: &str = "ecs-poc.yml";
@@ -171,7 +273,7 @@ pub struct Settings {
     pub role_duration_seconds: u32,
     pub github_token: Option<SecretString>,
     pub state_bucket: Option<String>,
-    pub stack: Option<String>,
+    pub stack: Option<StackName>,
     pub pull_request: Option<u64>,
     pub repository: Option<String>,
     pub config_path: PathBuf,
@@ -307,7 +409,9 @@ impl Settings {
             role_duration_seconds,
             github_token,
             state_bucket: string(&opts.state_bucket, "state-bucket", &file.state_bucket),
-            stack: string(&opts.stack, "stack", &None),
+            stack: string(&opts.stack, "stack", &None)
+                .map(|s| StackName::parse(&s))
+                .transpose()?,
             pull_request,
             repository,
             config_path,
@@ -390,9 +494,6 @@ impl Settings {
                 ),
             );
         }
-        if let Some(stack) = &self.stack {
-            validate_stack(stack)?;
-        }
         if let Some(repo) = &self.repository
             && repo.split('/').filter(|p| !p.is_empty()).count() != 2
         {
@@ -421,28 +522,6 @@ fn is_role_arn(s: &str) -> bool {
             .is_some_and(|n| !n.is_empty())
 }
 
-/// A preview stack is `main` or `pr-<N>`; anything else could name the shared stack's state.
-pub fn validate_stack(stack: &str) -> Result<()> {
-    if stack == "main" || pr_number(stack).is_some() {
-        Ok(())
-    } else {
-        Err(
-            Error::config(format!("stack `{stack}` is not `main` or `pr-<number>`")).with_hint(
-                "stacks are named after the default branch (main) or a pull request (pr-12)",
-            ),
-        )
-    }
-}
-
-/// `pr-12` -> 12.
-pub fn pr_number(stack: &str) -> Option<u64> {
-    let n = stack.strip_prefix("pr-")?;
-    if n.is_empty() || n.starts_with('0') || !n.chars().all(|c| c.is_ascii_digit()) {
-        return None;
-    }
-    n.parse().ok()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -456,15 +535,5 @@ mod tests {
         assert!(!is_role_arn("arn:aws:iam::123:role/deploy"));
         assert!(!is_role_arn("deploy"));
         assert!(!is_role_arn("arn:aws:iam::123456789012:user/deploy"));
-    }
-
-    #[test]
-    fn stack_names() {
-        assert_eq!(pr_number("pr-12"), Some(12));
-        assert_eq!(pr_number("pr-012"), None);
-        assert_eq!(pr_number("pr-"), None);
-        assert!(validate_stack("main").is_ok());
-        assert!(validate_stack("shared").is_err());
-        assert!(validate_stack("../shared").is_err());
     }
 }

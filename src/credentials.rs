@@ -169,7 +169,9 @@ pub async fn fetch_oidc_token(
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .build()
-        .map_err(|e| Error::credentials(format!("cannot build an HTTP client: {e}")))?;
+        .map_err(|e| {
+            Error::credentials(format!("cannot build an HTTP client: {e}")).with_source(e)
+        })?;
     let fetch = || async {
         let resp = http
             .get(&url)

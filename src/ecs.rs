@@ -1,5 +1,5 @@
-//! Stage 5 and 6: roll the service onto the new image and wait for *our* deployment.
-//! CONTRACT (owned by the AWS-stages helper): roll_out(&ecs, &RolloutRequest, on_event) -> RolloutOutcome.
+//! The rollout stage: put the service onto the new image (a task definition rendered from the
+//! one terraform made) and wait for *our* deployment to become stable.
 //!
 //! Waiting watches the deployment this run started, not the service as a whole: a service whose
 //! circuit breaker rolled back to the previous revision is also "one deployment, running ==
@@ -48,14 +48,7 @@ impl Default for RolloutOptions {
     }
 }
 
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct RolloutOutcome {
-    pub task_definition_arn: String,
-    pub revision: i32,
-    pub deployment_id: Option<String>,
-    /// True when the service already ran exactly this task definition content.
-    pub unchanged: bool,
-}
+pub use crate::domain::RolloutOutcome;
 
 /// Polls are capped at this, whatever the caller asks: the AWS CLI waiter's 15 s is what we beat.
 const MAX_POLL: Duration = Duration::from_secs(5);
@@ -142,6 +135,7 @@ pub async fn roll_out_with(
             req.service,
             crate::error::aws_message(&e)
         ))
+        .with_source(e)
         .with_hint(
             "check that the role may ecs:UpdateService and iam:PassRole for the task's roles",
         )
@@ -174,7 +168,7 @@ async fn describe_task_definition(
         .send()
         .await
         .map_err(|e| {
-            Error::rollout(format!("DescribeTaskDefinition {arn}: {}", crate::error::aws_message(&e)))
+            Error::rollout(format!("DescribeTaskDefinition {arn}: {}", crate::error::aws_message(&e))).with_source(e)
                 .with_hint("the stack output task_definition_arn must name a registered task definition; apply the stack again")
         })?;
     let td = out.task_definition().cloned().ok_or_else(|| {
@@ -191,7 +185,7 @@ async fn describe_service(
     service: &str,
 ) -> Result<Service> {
     let out = client.describe_services().cluster(cluster).services(service).send().await.map_err(|e| {
-        Error::rollout(format!("DescribeServices {cluster}/{service}: {}", crate::error::aws_message(&e)))
+        Error::rollout(format!("DescribeServices {cluster}/{service}: {}", crate::error::aws_message(&e))).with_source(e)
             .with_hint("check the cluster_name and service_name outputs of the stack and the role's ecs:DescribeServices")
     })?;
     let found = out
@@ -319,6 +313,7 @@ async fn register(
                 "RegisterTaskDefinition {family}: {}",
                 crate::error::aws_message(&e)
             ))
+            .with_source(e)
             .with_hint("check that the role may ecs:RegisterTaskDefinition and ecs:TagResource")
         })?;
     out.task_definition().cloned().ok_or_else(|| {

@@ -1,6 +1,7 @@
-//! The GitHub Actions runtime: the event that started the run, workflow commands
-//! (`::add-mask::`, `::group::`, `::error::`), `$GITHUB_OUTPUT`, `$GITHUB_STEP_SUMMARY`,
-//! and the small part of the REST API we use (issue comments, pull request state).
+//! GitHub, the outside system: the Actions runtime (the event that started the run, workflow
+//! commands `::add-mask::`, `::group::`, `::error::`, the files `$GITHUB_OUTPUT` and
+//! `$GITHUB_STEP_SUMMARY`) and the small part of the REST API we use (issue comments, pull
+//! request state).
 //!
 //! Workflow commands go to stderr: the runner reads commands from both streams, and stdout
 //! stays free for `--output json`.
@@ -8,10 +9,12 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use serde::Deserialize;
 use serde_json::Value;
 
 use crate::config::Env;
 use crate::redact::{Masker, redact};
+use crate::report::Report;
 use crate::{Error, Result};
 
 /// What the run was triggered by, reduced to what decides the command and the stack.
@@ -62,17 +65,20 @@ impl Context {
                         "GITHUB_EVENT_PATH must point at the event JSON the runner wrote",
                     )
                 })?;
-                serde_json::from_str::<Value>(&text).map_err(|e| {
-                    Error::config(format!("the event payload {path} is not JSON: {e}"))
+                serde_json::from_str::<Payload>(&text).map_err(|e| {
+                    Error::config(format!(
+                        "the event payload {path} is not the JSON of a GitHub event: {e}"
+                    ))
+                    .with_source(e)
                 })?
             }
-            _ => Value::Null,
+            _ => Payload::default(),
         };
         let repository = env.var("GITHUB_REPOSITORY").or_else(|| {
             payload
-                .pointer("/repository/full_name")
-                .and_then(Value::as_str)
-                .map(str::to_string)
+                .repository
+                .as_ref()
+                .and_then(|r| r.full_name.clone())
         });
         let git_ref = env.var("GITHUB_REF").unwrap_or_default();
         let event = parse_event(&event_name, &payload, &git_ref)?;
@@ -133,51 +139,96 @@ impl Context {
     }
 }
 
-fn parse_event(name: &str, payload: &Value, git_ref: &str) -> Result<Event> {
+/// The parts of an event payload that decide the command and the stack. Every field is
+/// optional here so that a payload of another shape still parses; what an event needs is
+/// checked where it is read.
+#[derive(Debug, Default, Deserialize)]
+struct Payload {
+    action: Option<String>,
+    number: Option<u64>,
+    pull_request: Option<PullRequestPayload>,
+    #[serde(rename = "ref")]
+    git_ref: Option<String>,
+    repository: Option<RepositoryPayload>,
+}
+
+#[derive(Debug, Deserialize)]
+struct PullRequestPayload {
+    number: Option<u64>,
+    head: Option<BranchPayload>,
+    base: Option<BranchPayload>,
+}
+
+#[derive(Debug, Deserialize)]
+struct BranchPayload {
+    sha: Option<String>,
+    /// `null` when the head repository (a fork) was deleted.
+    #[serde(default, deserialize_with = "present_or_null")]
+    repo: Option<Option<RepositoryPayload>>,
+}
+
+#[derive(Debug, Deserialize)]
+struct RepositoryPayload {
+    full_name: Option<String>,
+    default_branch: Option<String>,
+}
+
+/// Tells a key that is `null` (`Some(None)`) from a key that is missing (`None`).
+fn present_or_null<'de, D, T>(d: D) -> std::result::Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+impl BranchPayload {
+    fn repo_name(&self) -> Option<&str> {
+        self.repo.as_ref()?.as_ref()?.full_name.as_deref()
+    }
+}
+
+fn parse_event(name: &str, payload: &Payload, git_ref: &str) -> Result<Event> {
     Ok(match name {
         "" => Event::None,
         "pull_request" | "pull_request_target" => {
-            let pr = payload.get("pull_request").ok_or_else(|| {
+            let pr = payload.pull_request.as_ref().ok_or_else(|| {
                 Error::config(format!(
                     "the {name} event payload has no pull_request object"
                 ))
             })?;
             let number = pr
-                .get("number")
-                .or_else(|| payload.get("number"))
-                .and_then(Value::as_u64)
+                .number
+                .or(payload.number)
                 .ok_or_else(|| Error::config("the pull_request event payload has no number"))?;
-            let head_repo = pr.pointer("/head/repo/full_name").and_then(Value::as_str);
-            let base_repo = pr.pointer("/base/repo/full_name").and_then(Value::as_str);
+            let head_repo = pr.head.as_ref().and_then(BranchPayload::repo_name);
+            let base_repo = pr.base.as_ref().and_then(BranchPayload::repo_name);
             // A deleted fork has `head.repo: null`; that is still a fork.
+            let head_repo_deleted = pr
+                .head
+                .as_ref()
+                .is_some_and(|h| matches!(h.repo, Some(None)));
             let from_fork = match (head_repo, base_repo) {
                 (Some(h), Some(b)) => !h.eq_ignore_ascii_case(b),
-                (None, Some(_)) => pr.pointer("/head/repo").is_some_and(Value::is_null),
+                (None, Some(_)) => head_repo_deleted,
                 _ => false,
             };
             Event::PullRequest {
                 number,
-                action: payload
-                    .get("action")
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .to_string(),
+                action: payload.action.clone().unwrap_or_default(),
                 from_fork,
-                head_sha: pr
-                    .pointer("/head/sha")
-                    .and_then(Value::as_str)
-                    .map(str::to_string),
+                head_sha: pr.head.as_ref().and_then(|h| h.sha.clone()),
             }
         }
         "push" => {
             let git_ref = payload
-                .get("ref")
-                .and_then(Value::as_str)
-                .unwrap_or(git_ref)
-                .to_string();
+                .git_ref
+                .clone()
+                .unwrap_or_else(|| git_ref.to_string());
             let default = payload
-                .pointer("/repository/default_branch")
-                .and_then(Value::as_str);
+                .repository
+                .as_ref()
+                .and_then(|r| r.default_branch.as_deref());
             let on_default_branch = default.is_some_and(|d| git_ref == format!("refs/heads/{d}"));
             Event::Push {
                 git_ref,
@@ -291,6 +342,15 @@ impl Workflow {
         )
     }
 
+    /// The report's outputs (`plan-changes`, `endpoint`, `image`, `task-definition-arn`,
+    /// `stack`) to `$GITHUB_OUTPUT`.
+    pub fn write_outputs(&self, report: &Report) -> Result<()> {
+        for (name, value) in report.outputs() {
+            self.set_output(name, &value)?;
+        }
+        Ok(())
+    }
+
     /// Appends Markdown to `$GITHUB_STEP_SUMMARY`.
     pub fn append_summary(&self, markdown: &str) -> Result<()> {
         let Some(path) = &self.summary_file else {
@@ -305,9 +365,11 @@ fn append(path: &Path, text: &str) -> Result<()> {
         .create(true)
         .append(true)
         .open(path)
-        .map_err(|e| Error::github(format!("cannot open {}: {e}", path.display())))?;
+        .map_err(|e| {
+            Error::github(format!("cannot open {}: {e}", path.display())).with_source(e)
+        })?;
     f.write_all(text.as_bytes())
-        .map_err(|e| Error::github(format!("cannot write {}: {e}", path.display())))
+        .map_err(|e| Error::github(format!("cannot write {}: {e}", path.display())).with_source(e))
 }
 
 /// A comment on an issue or pull request, reduced to what the upsert needs.
@@ -339,10 +401,15 @@ impl GitHubApi {
         })?;
         let client = octocrab::Octocrab::builder()
             .base_uri(api_url)
-            .map_err(|e| Error::config(format!("GITHUB_API_URL `{api_url}` is not a URL: {e}")))?
+            .map_err(|e| {
+                Error::config(format!("GITHUB_API_URL `{api_url}` is not a URL: {e}"))
+                    .with_source(e)
+            })?
             .personal_token(token.clone())
             .build()
-            .map_err(|e| Error::github(format!("cannot build the GitHub client: {e}")))?;
+            .map_err(|e| {
+                Error::github(format!("cannot build the GitHub client: {e}")).with_source(e)
+            })?;
         Ok(Self {
             client,
             owner: owner.to_string(),

@@ -53,7 +53,8 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         .context("cannot start the async runtime")?;
     let env = ProcessEnv;
     runtime.block_on(async {
-        let run = match pipeline::prepare(cli.command.as_ref(), &cli.options, &env) {
+        let command = cli.command.as_ref().and_then(SubCommand::command);
+        let run = match pipeline::prepare(command, &cli.options, &env) {
             Ok(run) => run,
             Err(e) => {
                 eprintln!("{}", ecs_poc::redact::redact(&format!("error: {e}")));
@@ -70,7 +71,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         }
         Ok(match error {
             None => {
-                tracing::info!("ecs-poc {}: done", run.command.as_str());
+                tracing::info!("ecs-poc {}: done", run.command);
                 0
             }
             Some(e) => {

@@ -1,16 +1,17 @@
-//! The result of one run: per-stage timings, plans, image, rollout, endpoint, error. Rendered
-//! by [`crate::comment`] for the pull request, written to `$GITHUB_STEP_SUMMARY` and
-//! `$GITHUB_OUTPUT`, and printed as JSON with `--output json`.
+//! The result of one run, as plain data: per-stage timings, plans, image, rollout, endpoint,
+//! error. [`crate::comment`] renders it for the pull request and the step summary,
+//! [`crate::github`] writes its step outputs, and `--output json` prints it.
+//!
+//! It imports no stage: the values it records are the [`crate::domain`] types the stages
+//! produce.
 
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::ecs::RolloutOutcome;
-use crate::github::Workflow;
-use crate::image::BuiltImage;
-use crate::terraform::PlanSummary;
-use crate::{Error, Result};
+pub use crate::domain::{BuiltImage, PlanSummary, RolloutOutcome, SweepAction};
+use crate::domain::{Command, StackName};
+use crate::error::{Category, Error};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -55,7 +56,7 @@ impl PlanRecord {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ErrorRecord {
-    pub category: String,
+    pub category: Category,
     pub exit_code: i32,
     pub message: String,
     pub hint: Option<String>,
@@ -65,24 +66,10 @@ pub struct ErrorRecord {
 
 impl ErrorRecord {
     pub fn from_error(e: &Error, stage: Option<&str>) -> Self {
-        let category = e
-            .to_string()
-            .split(':')
-            .next()
-            .unwrap_or("error")
-            .to_string();
-        let message = match e {
-            Error::Config { message, .. }
-            | Error::Credentials { message, .. }
-            | Error::Terraform { message, .. }
-            | Error::Image { message, .. }
-            | Error::Rollout { message, .. }
-            | Error::GitHub { message, .. } => message.clone(),
-        };
         Self {
-            category,
+            category: e.category(),
             exit_code: e.exit_code(),
-            message,
+            message: e.message().to_string(),
             hint: e.hint().map(str::to_string),
             stage: stage.map(str::to_string),
         }
@@ -92,17 +79,19 @@ impl ErrorRecord {
 /// One stack `sweep` looked at.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SweepRecord {
-    pub stack: String,
+    pub stack: StackName,
+    /// `open`, `closed`, or `unknown` when GitHub could not say.
     pub pull_request_state: String,
-    /// destroyed, would-destroy, kept, failed
-    pub action: String,
+    pub action: SweepAction,
+    /// Why, when the action needs explaining (the error of a failed or undecided stack).
+    pub reason: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
-    pub command: String,
+    pub command: Command,
     pub status: Status,
-    pub stack: Option<String>,
+    pub stack: Option<StackName>,
     pub pull_request: Option<u64>,
     pub repository: Option<String>,
     pub commit: Option<String>,
@@ -124,9 +113,9 @@ pub struct Report {
 }
 
 impl Report {
-    pub fn new(command: &str) -> Self {
+    pub fn new(command: Command) -> Self {
         Self {
-            command: command.to_string(),
+            command,
             status: Status::Success,
             stack: None,
             pull_request: None,
@@ -185,6 +174,7 @@ impl Report {
             detail,
         });
     }
+
     pub fn fail(&mut self, e: &Error, stage: Option<&str>) {
         self.status = Status::Failure;
         if self.error.is_none() {
@@ -207,10 +197,10 @@ impl Report {
         crate::redact::redact(&serde_json::to_string_pretty(self).unwrap_or_else(|_| "{}".into()))
     }
 
-    /// `endpoint`, `image`, `task-definition-arn`, `plan-changes`, `stack` to `$GITHUB_OUTPUT`.
-    pub fn write_outputs(&self, workflow: &Workflow) -> Result<()> {
-        let mut outputs: Vec<(&str, String)> =
-            vec![("plan-changes", self.plan_changes().to_string())];
+    /// The step outputs: `plan-changes`, and `endpoint`, `image`, `task-definition-arn`, `stack`
+    /// when the run has them.
+    pub fn outputs(&self) -> Vec<(&'static str, String)> {
+        let mut outputs = vec![("plan-changes", self.plan_changes().to_string())];
         if let Some(e) = &self.endpoint {
             outputs.push(("endpoint", e.clone()));
         }
@@ -221,11 +211,8 @@ impl Report {
             outputs.push(("task-definition-arn", r.task_definition_arn.clone()));
         }
         if let Some(s) = &self.stack {
-            outputs.push(("stack", s.clone()));
+            outputs.push(("stack", s.to_string()));
         }
-        for (k, v) in outputs {
-            workflow.set_output(k, &v)?;
-        }
-        Ok(())
+        outputs
     }
 }

@@ -1,5 +1,5 @@
-//! Stage 7: GET {endpoint}/healthz and check it reports the deployed version.
-//! CONTRACT (owned by the AWS-stages helper): check(endpoint, expected_version, attempts, delay) -> reported version.
+//! The smoke check: GET `{endpoint}/healthz` and check it reports the deployed version, the
+//! last proof that the load balancer sends users to the new tasks.
 //!
 //! Retries cover the moments right after a rollout when the load balancer still registers
 //! targets (502/503) or an old task still answers; the last thing seen is what the error says.
@@ -34,7 +34,9 @@ pub async fn check(
     let client = reqwest::Client::builder()
         .timeout(REQUEST_TIMEOUT)
         .build()
-        .map_err(|e| Error::rollout(format!("smoke check: cannot build an HTTP client: {e}")))?;
+        .map_err(|e| {
+            Error::rollout(format!("smoke check: cannot build an HTTP client: {e}")).with_source(e)
+        })?;
     let attempts = attempts.max(1);
     let mut last = String::from("no answer");
     for attempt in 1..=attempts {

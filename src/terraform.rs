@@ -1,7 +1,5 @@
-//! Stage 3: terraform (or tofu) for one stack directory.
-//! CONTRACT (owned by the AWS-stages helper; the pipeline calls exactly these):
-//!   Terraform::new(binary, child_env) ; init(stack) ; plan(stack, PlanMode) -> Plan ;
-//!   apply(stack, &Plan) ; outputs(stack) -> Outputs ; summarize(&show_json) -> PlanSummary.
+//! The terraform stage: terraform (or OpenTofu) for one stack directory: init with the S3
+//! backend, plan to a saved file, summarise the plan, apply exactly that plan, read outputs.
 //!
 //! Terraform runs as a child process with the stack directory as its working directory. The
 //! credentials reach it only through `child_env` (never argv, never logged). Its stderr is
@@ -36,28 +34,7 @@ pub enum PlanMode {
     Destroy,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
-pub struct PlanSummary {
-    pub add: usize,
-    pub change: usize,
-    pub destroy: usize,
-    pub replace: usize,
-    /// (address, action) for every resource that changes; action is one of create/update/delete/replace/read.
-    pub resources: Vec<ResourceChange>,
-}
-
-impl PlanSummary {
-    /// Resources that change (reads of data sources do not count).
-    pub fn total(&self) -> usize {
-        self.add + self.change + self.destroy + self.replace
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct ResourceChange {
-    pub address: String,
-    pub action: String,
-}
+pub use crate::domain::{PlanSummary, ResourceChange};
 
 /// A saved plan. It owns its file: the file holds the variables' values and a snapshot of the
 /// state, so it is deleted when the plan is dropped, applied or not.
@@ -177,11 +154,12 @@ impl Terraform {
         if json.code != 0 {
             return Err(self.failure("show -json", stack, &json));
         }
-        let show: serde_json::Value = serde_json::from_str(json.stdout.trim()).map_err(|e| {
+        let show: ShowJson = serde_json::from_str(json.stdout.trim()).map_err(|e| {
             Error::terraform(format!(
-                "`terraform show -json` printed something that is not JSON: {e}"
+                "`terraform show -json` printed something that is not a plan: {e}"
             ))
             .with_hint("check that terraform-binary is terraform >= 1.5 or OpenTofu")
+            .with_source(e)
         })?;
         let summary = summarize(&show)?;
         let text = self
@@ -268,8 +246,9 @@ impl Terraform {
             .ok_or_else(|| Error::terraform("terraform stderr not captured"))?;
         let (stdout, stderr, status) =
             tokio::join!(collect(out, stream), collect(err, false), child.wait());
-        let status = status
-            .map_err(|e| Error::terraform(format!("waiting for terraform {subcommand}: {e}")))?;
+        let status = status.map_err(|e| {
+            Error::terraform(format!("waiting for terraform {subcommand}: {e}")).with_source(e)
+        })?;
         Ok(Finished {
             code: status.code().unwrap_or(-1),
             stdout,
@@ -364,46 +343,68 @@ fn absolute(p: &Path) -> PathBuf {
     }
 }
 
+/// One entry of `terraform output -json`; its type and sensitivity are not needed.
+#[derive(Debug, serde::Deserialize)]
+struct OutputJson {
+    #[serde(default)]
+    value: serde_json::Value,
+}
+
 /// Parse `terraform output -json` (`{"name": {"value": .., "type": .., "sensitive": ..}}`).
 pub fn parse_outputs(text: &str) -> Result<Outputs> {
-    let raw: BTreeMap<String, serde_json::Value> =
+    let raw: BTreeMap<String, OutputJson> = serde_json::from_str(text.trim()).map_err(|e| {
+        Error::terraform(format!(
+            "`terraform output -json` is not the expected JSON: {e}"
+        ))
+        .with_source(e)
+    })?;
+    Ok(raw.into_iter().map(|(name, o)| (name, o.value)).collect())
+}
+
+/// The part of `terraform show -json PLAN` that the summary reads.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct ShowJson {
+    #[serde(default)]
+    resource_changes: Option<Vec<ResourceChangeJson>>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct ResourceChangeJson {
+    address: Option<String>,
+    change: Option<ChangeJson>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct ChangeJson {
+    actions: Option<Vec<String>>,
+}
+
+impl ShowJson {
+    pub fn parse(text: &str) -> Result<Self> {
         serde_json::from_str(text.trim()).map_err(|e| {
-            Error::terraform(format!(
-                "`terraform output -json` is not the expected JSON: {e}"
-            ))
-        })?;
-    Ok(raw
-        .into_iter()
-        .map(|(name, v)| {
-            let value = v.get("value").cloned().unwrap_or(serde_json::Value::Null);
-            (name, value)
+            Error::terraform(format!("plan JSON is not a terraform plan: {e}")).with_source(e)
         })
-        .collect())
+    }
 }
 
 /// Summary from `terraform show -json PLAN`; a replace counts as a replace.
-pub fn summarize(show_json: &serde_json::Value) -> Result<PlanSummary> {
-    let changes = match show_json.get("resource_changes") {
-        None | Some(serde_json::Value::Null) => return Ok(PlanSummary::default()),
-        Some(serde_json::Value::Array(items)) => items,
-        Some(_) => {
-            return Err(Error::terraform(
-                "plan JSON: `resource_changes` is not a list",
-            ));
-        }
+pub fn summarize(show: &ShowJson) -> Result<PlanSummary> {
+    let Some(changes) = &show.resource_changes else {
+        return Ok(PlanSummary::default());
     };
     let mut summary = PlanSummary::default();
     for rc in changes {
         let address = rc
-            .get("address")
-            .and_then(|a| a.as_str())
+            .address
+            .as_deref()
             .ok_or_else(|| Error::terraform("plan JSON: a resource change has no address"))?;
         let actions: Vec<&str> = rc
-            .pointer("/change/actions")
-            .and_then(|a| a.as_array())
+            .change
+            .as_ref()
+            .and_then(|c| c.actions.as_ref())
             .ok_or_else(|| Error::terraform(format!("plan JSON: {address} has no change.actions")))?
             .iter()
-            .filter_map(|a| a.as_str())
+            .map(String::as_str)
             .collect();
         let action = match actions.as_slice() {
             ["no-op"] => continue,
@@ -442,13 +443,17 @@ pub fn summarize(show_json: &serde_json::Value) -> Result<PlanSummary> {
 mod tests {
     use super::*;
 
-    fn fixture(name: &str) -> serde_json::Value {
+    fn fixture(name: &str) -> ShowJson {
         let path = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("tests/fixtures/plans")
             .join(name);
         let text =
             std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        ShowJson::parse(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    }
+
+    fn json(v: serde_json::Value) -> ShowJson {
+        ShowJson::parse(&v.to_string()).expect("a plan")
     }
 
     fn actions(s: &PlanSummary) -> Vec<(&str, &str)> {
@@ -503,7 +508,7 @@ mod tests {
             {"address": "a.b", "change": {"actions": ["create", "delete"]}},
             {"address": "data.x.y", "change": {"actions": ["read"]}}
         ]});
-        let s = summarize(&v).unwrap();
+        let s = summarize(&json(v)).unwrap();
         assert_eq!((s.add, s.destroy, s.replace), (0, 0, 1));
         assert_eq!(actions(&s), vec![("a.b", "replace"), ("data.x.y", "read")]);
     }
@@ -511,11 +516,11 @@ mod tests {
     #[test]
     fn malformed_plan_json_is_an_error_not_a_silent_zero() {
         let v = serde_json::json!({"resource_changes": [{"address": "a.b", "change": {}}]});
-        let e = summarize(&v).unwrap_err();
+        let e = summarize(&json(v)).unwrap_err();
         assert_eq!(e.exit_code(), 4);
         assert!(e.to_string().contains("a.b"));
         let v = serde_json::json!({"resource_changes": [{"address": "a.b", "change": {"actions": ["explode"]}}]});
-        assert!(summarize(&v).is_err());
+        assert!(summarize(&json(v)).is_err());
     }
 
     #[test]

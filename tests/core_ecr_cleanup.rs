@@ -3,8 +3,13 @@
 
 mod support;
 
+use ecs_poc::domain::StackName;
 use ecs_poc::image::BuiltImage;
-use ecs_poc::pipeline::{delete_stack_images, stack_tag, tag_for_stack};
+use ecs_poc::image::ecr::{delete_stack_images, stack_tag, tag_for_stack};
+
+fn stack(name: &str) -> StackName {
+    StackName::parse(name).expect("a stack name")
+}
 
 const REPO: &str = "cleanup-check";
 
@@ -68,7 +73,7 @@ async fn a_shared_image_survives_until_its_last_stack_is_torn_down() {
 
     // Nothing to delete when the repository is already gone.
     assert!(
-        delete_stack_images(&ecr, REPO, "pr-1")
+        delete_stack_images(&ecr, REPO, &stack("pr-1"))
             .await
             .expect("no repo")
             .is_empty()
@@ -81,17 +86,17 @@ async fn a_shared_image_survives_until_its_last_stack_is_torn_down() {
         .expect("repo");
     let shared = push(&ecr, "content-a", "a").await;
     let only_pr1 = push(&ecr, "content-b", "b").await;
-    tag_for_stack(&ecr, REPO, &shared, "pr-1")
+    tag_for_stack(&ecr, REPO, &shared, &stack("pr-1"))
         .await
         .expect("tag pr-1");
-    tag_for_stack(&ecr, REPO, &shared, "pr-12")
+    tag_for_stack(&ecr, REPO, &shared, &stack("pr-12"))
         .await
         .expect("tag pr-12");
-    tag_for_stack(&ecr, REPO, &only_pr1, "pr-1")
+    tag_for_stack(&ecr, REPO, &only_pr1, &stack("pr-1"))
         .await
         .expect("tag pr-1 b");
     // Tagging again (a redeploy of the same content) is not an error.
-    tag_for_stack(&ecr, REPO, &shared, "pr-1")
+    tag_for_stack(&ecr, REPO, &shared, &stack("pr-1"))
         .await
         .expect("tag pr-1 again");
     assert_eq!(
@@ -105,23 +110,26 @@ async fn a_shared_image_survives_until_its_last_stack_is_torn_down() {
         ]
     );
 
-    let removed = delete_stack_images(&ecr, REPO, "pr-1")
+    let removed = delete_stack_images(&ecr, REPO, &stack("pr-1"))
         .await
         .expect("delete pr-1");
     assert_eq!(removed.len(), 2, "{removed:?}");
     // pr-12 still uses content-a, so only pr-1's tag went; content-b was pr-1's alone.
     assert_eq!(tags(&ecr).await, ["content-a", "stack-pr-12.content-a"]);
-    assert_eq!(stack_tag("pr-12", "content-a"), "stack-pr-12.content-a");
+    assert_eq!(
+        stack_tag(&stack("pr-12"), "content-a"),
+        "stack-pr-12.content-a"
+    );
 
     // Idempotent: a second teardown of pr-1 finds nothing.
     assert!(
-        delete_stack_images(&ecr, REPO, "pr-1")
+        delete_stack_images(&ecr, REPO, &stack("pr-1"))
             .await
             .expect("again")
             .is_empty()
     );
 
-    delete_stack_images(&ecr, REPO, "pr-12")
+    delete_stack_images(&ecr, REPO, &stack("pr-12"))
         .await
         .expect("delete pr-12");
     assert!(tags(&ecr).await.is_empty());

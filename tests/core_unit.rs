@@ -5,9 +5,10 @@ use std::collections::BTreeMap;
 use std::io::Write;
 
 use clap::Parser;
-use ecs_poc::cli::{Cli, Command, OutputFormat};
+use ecs_poc::cli::{Cli, Command, OutputFormat, SubCommand};
 use ecs_poc::comment::{self, GITHUB_COMMENT_LIMIT};
 use ecs_poc::config::Settings;
+use ecs_poc::domain::{StackName, SweepAction};
 use ecs_poc::ecs::RolloutOutcome;
 use ecs_poc::github::Workflow;
 use ecs_poc::image::BuiltImage;
@@ -76,7 +77,11 @@ impl Fixture {
         let mut argv = vec!["ecs-poc"];
         argv.extend_from_slice(args);
         let cli = Cli::try_parse_from(argv).expect("arguments parse");
-        pipeline::prepare(cli.command.as_ref(), &cli.options, &self.env)
+        pipeline::prepare(
+            cli.command.as_ref().and_then(SubCommand::command),
+            &cli.options,
+            &self.env,
+        )
     }
 }
 
@@ -94,7 +99,13 @@ fn pull_request(action: &str, number: u64, head_repo: &str) -> serde_json::Value
 }
 
 fn stack_of(run: &Run<'_>) -> String {
-    pipeline::resolve_stack(&run.settings, &run.ctx).expect("a stack")
+    pipeline::resolve_stack(&run.settings, &run.ctx)
+        .expect("a stack")
+        .to_string()
+}
+
+fn stack(name: &str) -> StackName {
+    StackName::parse(name).expect("a stack name")
 }
 
 #[test]
@@ -343,8 +354,8 @@ fn summary(add: usize, change: usize, destroy: usize, replace: usize) -> PlanSum
 }
 
 fn deploy_report() -> Report {
-    let mut r = Report::new("deploy");
-    r.stack = Some("pr-12".into());
+    let mut r = Report::new(Command::Deploy);
+    r.stack = Some(stack("pr-12"));
     r.pull_request = Some(12);
     r.repository = Some("acme/shop".into());
     r.commit = Some("feedfacefeedfacefeedfacefeedfacefeedface".into());
@@ -423,7 +434,7 @@ fn a_failed_rollout_comment_shows_the_error_and_what_to_do() {
         detail: Some("rolled back".into()),
     };
     r.error = Some(ErrorRecord {
-        category: "rollout".into(),
+        category: ecs_poc::Category::Rollout,
         exit_code: 6,
         message: "deployment ecs-svc/123 FAILED and was rolled back: task stopped: Essential container in task exited (exit code 3)".into(),
         hint: Some("read the stopped tasks' logs in CloudWatch log group /ecs/ecs-poc".into()),
@@ -436,8 +447,8 @@ fn a_failed_rollout_comment_shows_the_error_and_what_to_do() {
 
 #[test]
 fn a_teardown_comment_says_when() {
-    let mut r = Report::new("destroy");
-    r.stack = Some("pr-12".into());
+    let mut r = Report::new(Command::Destroy);
+    r.stack = Some(stack("pr-12"));
     r.pull_request = Some(12);
     r.torn_down_at = Some("2026-11-25 12:30 UTC".into());
     r.updated_at = Some("2026-11-25 12:30 UTC".into());
@@ -503,7 +514,7 @@ fn secrets_are_masked_in_outputs_summaries_and_json() {
     let mut r = deploy_report();
     r.endpoint = Some(format!("http://x/?leak={secret}"));
     r.notes.push(format!("note with {secret}"));
-    r.write_outputs(&wf).expect("outputs");
+    wf.write_outputs(&r).expect("outputs");
     wf.append_summary(&comment::render_summary(&r))
         .expect("summary");
     let outputs = std::fs::read_to_string(dir.path().join("output")).expect("read");
@@ -577,18 +588,20 @@ fn a_no_change_plan_is_a_row_of_zeros_without_a_plan_block() {
 #[test]
 fn the_sweep_summary_counts_what_it_did_per_stack() {
     use ecs_poc::report::SweepRecord;
-    let mut r = Report::new("sweep");
+    let mut r = Report::new(Command::Sweep);
     r.updated_at = Some("2026-11-25 03:00 UTC".into());
     r.swept = vec![
         SweepRecord {
-            stack: "pr-1".into(),
+            stack: stack("pr-1"),
             pull_request_state: "closed".into(),
-            action: "destroyed".into(),
+            action: SweepAction::Destroyed,
+            reason: None,
         },
         SweepRecord {
-            stack: "pr-2".into(),
+            stack: stack("pr-2"),
             pull_request_state: "open".into(),
-            action: "kept".into(),
+            action: SweepAction::Kept,
+            reason: None,
         },
     ];
     insta::assert_snapshot!("sweep", comment::render_summary(&r));

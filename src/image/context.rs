@@ -1,0 +1,324 @@
+//! The image's content tag: a hash of exactly what `docker build` would be sent (the
+//! Dockerfile and the build context with `.dockerignore` honoured), so the same content is
+//! built once and reused by every stack that deploys it.
+
+use std::path::Path;
+
+use sha2::{Digest, Sha256};
+
+use crate::{Error, Result};
+
+/// Hex digits of the content hash kept in the tag: 64 bits, collisions are not a concern.
+const TAG_HEX: usize = 16;
+
+/// `c-<16 hex>`: sha256 over the Dockerfile and every file of the build context that docker
+/// would send (`.dockerignore` honoured), by sorted relative path. `.git` is never hashed: it
+/// changes on every commit and would make every tag new.
+pub fn content_tag(context: &Path, dockerfile: &Path) -> Result<String> {
+    let ignore = DockerIgnore::load(context)?;
+    let mut files = Vec::new();
+    walk(context, context, &ignore, &mut files)?;
+    files.sort();
+    let mut h = Sha256::new();
+    let df = std::fs::read(dockerfile).map_err(|e| {
+        Error::config(format!(
+            "cannot read the Dockerfile {}: {e}",
+            dockerfile.display()
+        ))
+        .with_hint("set image.dockerfile in ecs-poc.yml to the Dockerfile's path")
+    })?;
+    h.update(b"dockerfile\0");
+    h.update((df.len() as u64).to_le_bytes());
+    h.update(&df);
+    for rel in &files {
+        let full = context.join(rel);
+        let meta = std::fs::symlink_metadata(&full).map_err(|e| io_err(&full, e))?;
+        h.update(rel.as_bytes());
+        h.update(b"\0");
+        if meta.file_type().is_symlink() {
+            let target = std::fs::read_link(&full).map_err(|e| io_err(&full, e))?;
+            h.update(b"L");
+            h.update(target.to_string_lossy().as_bytes());
+        } else {
+            h.update(if is_executable(&meta) { b"X" } else { b"F" });
+            let data = std::fs::read(&full).map_err(|e| io_err(&full, e))?;
+            h.update((data.len() as u64).to_le_bytes());
+            h.update(&data);
+        }
+    }
+    let hex: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    Ok(format!("c-{}", &hex[..TAG_HEX]))
+}
+
+fn io_err(path: &Path, e: std::io::Error) -> Error {
+    Error::image(format!(
+        "reading the build context: {}: {e}",
+        path.display()
+    ))
+    .with_source(e)
+}
+
+#[cfg(unix)]
+fn is_executable(meta: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    meta.permissions().mode() & 0o111 != 0
+}
+#[cfg(not(unix))]
+fn is_executable(_: &std::fs::Metadata) -> bool {
+    false
+}
+
+fn walk(root: &Path, dir: &Path, ignore: &DockerIgnore, out: &mut Vec<String>) -> Result<()> {
+    let entries = std::fs::read_dir(dir).map_err(|e| {
+        Error::config(format!(
+            "cannot read the build context {}: {e}",
+            dir.display()
+        ))
+        .with_hint("set image.context in ecs-poc.yml to an existing directory")
+    })?;
+    for entry in entries {
+        let entry = entry.map_err(|e| io_err(dir, e))?;
+        let path = entry.path();
+        let rel = path
+            .strip_prefix(root)
+            .map_err(|_| Error::image(format!("{} is outside the build context", path.display())))?
+            .to_string_lossy()
+            .replace('\\', "/");
+        if rel == ".git" {
+            continue;
+        }
+        let ft = entry.file_type().map_err(|e| io_err(&path, e))?;
+        if ft.is_dir() {
+            // A directory excluded outright (with no `!` re-include below it) is not entered.
+            if ignore.excluded(&rel) && !ignore.has_negations {
+                continue;
+            }
+            walk(root, &path, ignore, out)?;
+        } else if !ignore.excluded(&rel) {
+            out.push(rel);
+        }
+    }
+    Ok(())
+}
+
+/// `.dockerignore` patterns: comments, `!` re-includes, `*`/`?`/`[...]` within a path segment,
+/// `**` across segments; a pattern that matches a directory excludes what is inside it; the
+/// last matching pattern wins.
+#[derive(Debug, Default)]
+pub struct DockerIgnore {
+    rules: Vec<(bool, Vec<String>)>,
+    has_negations: bool,
+}
+
+impl DockerIgnore {
+    pub fn load(context: &Path) -> Result<Self> {
+        match std::fs::read_to_string(context.join(".dockerignore")) {
+            Ok(text) => Ok(Self::parse(&text)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
+            Err(e) => Err(io_err(&context.join(".dockerignore"), e)),
+        }
+    }
+
+    pub fn parse(text: &str) -> Self {
+        let mut rules = Vec::new();
+        for line in text.lines() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let (negate, pat) = match line.strip_prefix('!') {
+                Some(p) => (true, p.trim()),
+                None => (false, line),
+            };
+            let pat = pat
+                .trim_start_matches("./")
+                .trim_start_matches('/')
+                .trim_end_matches('/');
+            if pat.is_empty() {
+                continue;
+            }
+            rules.push((negate, pat.split('/').map(str::to_string).collect()));
+        }
+        let has_negations = rules.iter().any(|(n, _)| *n);
+        Self {
+            rules,
+            has_negations,
+        }
+    }
+
+    pub fn excluded(&self, rel: &str) -> bool {
+        let parts: Vec<&str> = rel.split('/').collect();
+        let mut excluded = false;
+        for (negate, pat) in &self.rules {
+            // The path itself or any of its parent directories.
+            let hit = (1..=parts.len()).any(|n| match_segments(pat, &parts[..n]));
+            if hit {
+                excluded = !negate;
+            }
+        }
+        excluded
+    }
+}
+
+fn match_segments(pat: &[String], path: &[&str]) -> bool {
+    match pat.split_first() {
+        None => path.is_empty(),
+        Some((first, rest)) if first == "**" => {
+            (0..=path.len()).any(|skip| match_segments(rest, &path[skip..]))
+        }
+        Some((first, rest)) => match path.split_first() {
+            Some((seg, more)) => {
+                glob(first.as_bytes(), seg.as_bytes()) && match_segments(rest, more)
+            }
+            None => false,
+        },
+    }
+}
+
+/// Shell-style match of one path segment: `*`, `?`, `[abc]`, `[a-z]`, `[!x]`, `\` escapes.
+fn glob(p: &[u8], s: &[u8]) -> bool {
+    match p.split_first() {
+        None => s.is_empty(),
+        Some((b'*', rest)) => (0..=s.len()).any(|i| glob(rest, &s[i..])),
+        Some((b'?', rest)) => !s.is_empty() && glob(rest, &s[1..]),
+        Some((b'[', rest)) => {
+            let Some(close) = rest.iter().position(|&c| c == b']') else {
+                return s.first() == Some(&b'[') && glob(rest, &s[1..]);
+            };
+            let Some(&c) = s.first() else { return false };
+            let (neg, class) = match rest[..close].split_first() {
+                Some((b'!' | b'^', cl)) => (true, cl),
+                _ => (false, &rest[..close]),
+            };
+            let mut hit = false;
+            let mut i = 0;
+            while i < class.len() {
+                if i + 2 < class.len() && class[i + 1] == b'-' {
+                    hit |= class[i] <= c && c <= class[i + 2];
+                    i += 3;
+                } else {
+                    hit |= class[i] == c;
+                    i += 1;
+                }
+            }
+            hit != neg && glob(&rest[close + 1..], &s[1..])
+        }
+        Some((b'\\', rest)) if !rest.is_empty() => {
+            s.first() == Some(&rest[0]) && glob(&rest[1..], &s[1..])
+        }
+        Some((&c, rest)) => s.first() == Some(&c) && glob(rest, &s[1..]),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx(files: &[(&str, &str)]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, body) in files {
+            let p = dir.path().join(name);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, body).unwrap();
+        }
+        dir
+    }
+
+    fn tag(d: &tempfile::TempDir) -> String {
+        content_tag(d.path(), &d.path().join("Dockerfile")).unwrap()
+    }
+
+    #[test]
+    fn tag_is_stable_and_shaped() {
+        let a = ctx(&[
+            ("Dockerfile", "FROM scratch\n"),
+            ("app/main.py", "print(1)\n"),
+        ]);
+        let b = ctx(&[
+            ("app/main.py", "print(1)\n"),
+            ("Dockerfile", "FROM scratch\n"),
+        ]);
+        let t = tag(&a);
+        assert_eq!(t, tag(&b), "same content, same tag");
+        assert!(
+            t.starts_with("c-")
+                && t.len() == 2 + TAG_HEX
+                && t[2..].chars().all(|c| c.is_ascii_hexdigit()),
+            "{t}"
+        );
+    }
+
+    #[test]
+    fn tag_changes_with_content_path_and_dockerfile() {
+        let base = tag(&ctx(&[
+            ("Dockerfile", "FROM scratch\n"),
+            ("app/main.py", "print(1)\n"),
+        ]));
+        assert_ne!(
+            base,
+            tag(&ctx(&[
+                ("Dockerfile", "FROM scratch\n"),
+                ("app/main.py", "print(2)\n")
+            ]))
+        );
+        assert_ne!(
+            base,
+            tag(&ctx(&[
+                ("Dockerfile", "FROM scratch\n"),
+                ("app/other.py", "print(1)\n")
+            ]))
+        );
+        assert_ne!(
+            base,
+            tag(&ctx(&[
+                ("Dockerfile", "FROM scratch \n"),
+                ("app/main.py", "print(1)\n")
+            ]))
+        );
+    }
+
+    #[test]
+    fn dockerignored_files_and_git_do_not_change_the_tag() {
+        let base = tag(&ctx(&[
+            ("Dockerfile", "FROM scratch\n"),
+            ("app/main.py", "1"),
+            (".dockerignore", "*.log\nbuild/\n"),
+        ]));
+        let noisy = tag(&ctx(&[
+            ("Dockerfile", "FROM scratch\n"),
+            ("app/main.py", "1"),
+            (".dockerignore", "*.log\nbuild/\n"),
+            ("debug.log", "x"),
+            ("build/out.bin", "y"),
+            (".git/HEAD", "ref: refs/heads/main"),
+        ]));
+        assert_eq!(base, noisy);
+    }
+
+    #[test]
+    fn dockerignore_patterns() {
+        let ig =
+            DockerIgnore::parse("# c\n**/__pycache__\n*.md\n!README.md\n/target/\ndocs/*.txt\n");
+        assert!(ig.excluded("app/__pycache__/x.pyc"));
+        assert!(ig.excluded("__pycache__/x.pyc"));
+        assert!(ig.excluded("NOTES.md"));
+        assert!(!ig.excluded("README.md"));
+        assert!(
+            !ig.excluded("app/NOTES.md"),
+            "`*.md` matches the root only, as in docker"
+        );
+        assert!(ig.excluded("target/debug/x"));
+        assert!(ig.excluded("docs/a.txt"));
+        assert!(!ig.excluded("docs/sub/a.txt"));
+        assert!(!ig.excluded("app/main.py"));
+        assert!(glob(b"[a-c]?.py", b"b1.py") && !glob(b"[!a-c]?.py", b"b1.py"));
+    }
+
+    #[test]
+    fn missing_dockerfile_is_a_config_error() {
+        let d = ctx(&[("app.py", "1")]);
+        let e = content_tag(d.path(), &d.path().join("Dockerfile")).unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        assert!(e.hint().unwrap_or_default().contains("dockerfile"));
+    }
+}

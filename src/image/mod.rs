@@ -1,0 +1,288 @@
+//! The image stage: the service image in ECR. Its tag is a content hash of the build context
+//! and the Dockerfile ([`context`]); when ECR already holds the tag nothing is built, else ECR
+//! token -> `docker login --password-stdin` -> build -> push. Every ECR call lives in [`ecr`].
+//!
+//! The registry password goes to docker on stdin only, and the login lands in a private
+//! DOCKER_CONFIG directory that is removed afterwards, so nothing is left in `~/.docker`.
+
+pub mod context;
+pub mod ecr;
+
+use std::path::PathBuf;
+use std::process::Stdio;
+
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWriteExt, BufReader};
+use tokio::process::Command;
+
+pub use crate::domain::BuiltImage;
+pub use context::{DockerIgnore, content_tag};
+use ecr::{authorization, existing_digest, repository_uri};
+pub use ecr::{delete_images, delete_stack_images, list_image_tags, stack_tag, tag_for_stack};
+
+use crate::{Error, Result};
+
+#[derive(Debug, Clone)]
+pub struct ImageRequest {
+    pub context: PathBuf,
+    pub dockerfile: PathBuf,
+    /// ECR repository *name*; its URI is looked up, so this can start before terraform finishes.
+    pub repository: String,
+    /// Baked into the image as APP_VERSION (the commit SHA).
+    pub app_version: String,
+    /// Extra `--build-arg`s (e.g. BASE_IMAGE in the offline harness).
+    pub build_args: Vec<(String, String)>,
+    /// `docker` binary.
+    pub docker: PathBuf,
+}
+
+/// Lines of docker output kept in an error.
+const OUTPUT_TAIL_LINES: usize = 30;
+
+pub async fn ensure_image(ecr: &aws_sdk_ecr::Client, req: &ImageRequest) -> Result<BuiltImage> {
+    let tag = content_tag(&req.context, &req.dockerfile)?;
+    let repository_uri = repository_uri(ecr, &req.repository).await?;
+    if let Some(digest) = existing_digest(ecr, &req.repository, &tag).await? {
+        tracing::info!(%tag, %digest, "ECR already holds this content; skipping the build");
+        return Ok(BuiltImage {
+            image_ref: format!("{repository_uri}@{digest}"),
+            repository_uri,
+            tag,
+            digest,
+            reused: true,
+        });
+    }
+
+    let (user, password, endpoint) = authorization(ecr).await?;
+    let host = endpoint
+        .trim_start_matches("https://")
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_string();
+    let config = PrivateDockerConfig::new()?;
+    let docker = Docker {
+        bin: req.docker.clone(),
+        config: config.path.clone(),
+    };
+
+    let login = docker
+        .run(
+            &["login", "--username", &user, "--password-stdin", &host],
+            Some(password.as_bytes()),
+        )
+        .await?;
+    if !login.ok {
+        return Err(Error::image(format!("docker login to {host} failed:\n{}", login.tail()))
+            .with_hint("check that the role may ecr:GetAuthorizationToken and that the runner can reach the registry"));
+    }
+
+    let target = format!("{repository_uri}:{tag}");
+    let dockerfile = req.dockerfile.display().to_string();
+    let context = req.context.display().to_string();
+    let version_arg = format!("APP_VERSION={}", req.app_version);
+    let revision_label = format!("org.opencontainers.image.revision={}", req.app_version);
+    let mut args: Vec<&str> = vec![
+        "build",
+        "-t",
+        &target,
+        "-f",
+        &dockerfile,
+        "--build-arg",
+        &version_arg,
+    ];
+    let extra: Vec<String> = req
+        .build_args
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    for a in &extra {
+        args.push("--build-arg");
+        args.push(a);
+    }
+    args.extend(["--label", &revision_label, &context]);
+    tracing::info!(%target, "docker build");
+    let build = docker.run(&args, None).await?;
+    if !build.ok {
+        return Err(Error::image(format!("docker build of {target} failed:\n{}", build.tail()))
+            .with_hint("run the same `docker build` locally to see the whole log; fix the Dockerfile or the build context"));
+    }
+
+    tracing::info!(%target, "docker push");
+    let push = docker.run(&["push", &target], None).await?;
+    if !push.ok {
+        return Err(Error::image(format!("docker push of {target} failed:\n{}", push.tail()))
+            .with_hint("check that the role may push to the repository (ecr:InitiateLayerUpload, ecr:PutImage, ...)"));
+    }
+    let digest = match digest_from_push(&push.output) {
+        Some(d) => d,
+        None => {
+            let inspect = docker
+                .run(
+                    &["inspect", "--format", "{{index .RepoDigests 0}}", &target],
+                    None,
+                )
+                .await?;
+            inspect
+                .output
+                .trim()
+                .rsplit_once('@')
+                .map(|(_, d)| d.to_string())
+                .filter(|d| d.starts_with("sha256:"))
+                .ok_or_else(|| {
+                    Error::image(format!("pushed {target} but found no digest for it"))
+                })?
+        }
+    };
+    drop(config);
+    Ok(BuiltImage {
+        image_ref: format!("{repository_uri}@{digest}"),
+        repository_uri,
+        tag,
+        digest,
+        reused: false,
+    })
+}
+
+/// `digest: sha256:<64 hex> size: N` as `docker push` prints it.
+pub fn digest_from_push(output: &str) -> Option<String> {
+    output.lines().rev().find_map(|line| {
+        let i = line.find("digest: sha256:")?;
+        let d: String = line[i + "digest: ".len()..]
+            .chars()
+            .take_while(|c| !c.is_whitespace())
+            .collect();
+        (d.len() == "sha256:".len() + 64).then_some(d)
+    })
+}
+
+/// A DOCKER_CONFIG directory of our own (mode 0700), removed on drop with the login in it.
+struct PrivateDockerConfig {
+    path: PathBuf,
+}
+
+impl PrivateDockerConfig {
+    fn new() -> Result<Self> {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        let path =
+            std::env::temp_dir().join(format!("ecs-poc-docker-{}-{nanos}", std::process::id()));
+        std::fs::create_dir_all(&path).map_err(|e| {
+            Error::image(format!(
+                "cannot create a docker config directory {}: {e}",
+                path.display()
+            ))
+        })?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o700)).map_err(
+                |e| Error::image(format!("cannot restrict {}: {e}", path.display())).with_source(e),
+            )?;
+        }
+        Ok(Self { path })
+    }
+}
+
+impl Drop for PrivateDockerConfig {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+struct Docker {
+    bin: PathBuf,
+    config: PathBuf,
+}
+
+struct Ran {
+    ok: bool,
+    output: String,
+}
+
+impl Ran {
+    fn tail(&self) -> String {
+        let lines: Vec<&str> = self
+            .output
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .collect();
+        lines[lines.len().saturating_sub(OUTPUT_TAIL_LINES)..].join("\n")
+    }
+}
+
+impl Docker {
+    /// Run docker with our config dir; `stdin` is written then closed. stdout and stderr are
+    /// collected together, in the order docker wrote them per stream.
+    async fn run(&self, args: &[&str], stdin: Option<&[u8]>) -> Result<Ran> {
+        let sub = args.first().copied().unwrap_or_default();
+        let mut cmd = Command::new(&self.bin);
+        cmd.args(args)
+            .env("DOCKER_CONFIG", &self.config)
+            .stdin(if stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        let mut child = cmd.spawn().map_err(|e| {
+            Error::image(format!("cannot run `{}`: {e}", self.bin.display()))
+                .with_hint("install docker or point ECS_POC_DOCKER at the docker client")
+        })?;
+        if let (Some(data), Some(mut pipe)) = (stdin, child.stdin.take()) {
+            pipe.write_all(data).await.map_err(|e| {
+                Error::image(format!("writing to docker {sub}: {e}")).with_source(e)
+            })?;
+            drop(pipe);
+        }
+        let out = child
+            .stdout
+            .take()
+            .ok_or_else(|| Error::image("docker stdout not captured"))?;
+        let err = child
+            .stderr
+            .take()
+            .ok_or_else(|| Error::image("docker stderr not captured"))?;
+        // Build and push take minutes: their progress goes to the log as it comes.
+        let stream = matches!(sub, "build" | "push");
+        let (o, e, status) = tokio::join!(lines(out, stream), lines(err, stream), child.wait());
+        let status = status
+            .map_err(|e| Error::image(format!("waiting for docker {sub}: {e}")).with_source(e))?;
+        Ok(Ran {
+            ok: status.success(),
+            output: format!("{o}{e}"),
+        })
+    }
+}
+
+async fn lines(pipe: impl AsyncRead + Unpin, stream: bool) -> String {
+    let mut reader = BufReader::new(pipe).lines();
+    let mut all = String::new();
+    while let Ok(Some(line)) = reader.next_line().await {
+        if stream && !line.trim().is_empty() {
+            tracing::info!(target: "docker", "{line}");
+        } else {
+            tracing::debug!(target: "docker", "{line}");
+        }
+        all.push_str(&line);
+        all.push('\n');
+    }
+    all
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn digest_is_read_from_push_output() {
+        let out = "The push refers to repository [x/y]\n5f70bf18a086: Pushed\nc-1: digest: sha256:2b6a0c46b3ad6ffb3f3e5b8ce2b40c1d1c0a1e8d0b3bd26de5c2f8d4f0ce4a9e size: 527\n";
+        assert_eq!(
+            digest_from_push(out).as_deref(),
+            Some("sha256:2b6a0c46b3ad6ffb3f3e5b8ce2b40c1d1c0a1e8d0b3bd26de5c2f8d4f0ce4a9e")
+        );
+        assert_eq!(digest_from_push("digest: sha256:short size: 1"), None);
+    }
+}
