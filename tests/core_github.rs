@@ -158,12 +158,18 @@ async fn api_failures_are_github_errors_with_a_hint() {
     assert!(err.to_string().contains("401"), "{err}");
     assert!(err.hint().unwrap_or_default().contains("github-token"));
 
+    // A rejected body (GitHub answers 422) is a GitHub error that says what was wrong.
     let api = GitHubApi::new(&gh.url(), &token(), "acme/shop").expect("client");
     let err = api
         .create_comment(1, &"x".repeat(70_000))
         .await
         .expect_err("422");
-    assert!(err.to_string().contains("422"), "{err}");
+    assert_eq!(err.exit_code(), 7);
+    assert!(
+        err.hint().unwrap_or_default().contains("too large"),
+        "{err}: {:?}",
+        err.hint()
+    );
 }
 
 #[tokio::test]

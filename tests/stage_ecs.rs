@@ -1,11 +1,13 @@
 //! Stages 5-6 over real sockets: the SDK talks to `tests/fakes/fake_ecs.py`, which scripts the
 //! rollout moto cannot play and forwards everything else (register, update, describe) to moto.
 //! Each scenario asserts what the user sees: the events printed, the error text, the exit code.
+//! The tests run the fake on its poll clock (the n-th DescribeServices sees the script's state at
+//! n), so they assert on which poll the rollout ended, never on how long it took.
 
 mod support;
 
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use aws_sdk_ecs::types::{ContainerDefinition, KeyValuePair, Tag};
 use ecs_poc::ecs::{self, RolloutOutcome, RolloutRequest};
@@ -20,7 +22,8 @@ struct World {
 }
 
 /// A cluster and a 2-task service on revision 1 in moto, and a client that goes through the fake.
-async fn world(scenario: &str, steady_after: &str) -> Result<World, String> {
+/// `clock` is what advances the fake's script: `polls` for the tests, `seconds` for the benchmark.
+async fn world(scenario: &str, steady_after: &str, clock: &str) -> Result<World, String> {
     let moto = support::Moto::start()?;
     let fake = support::start_fake(
         "fake_ecs.py",
@@ -31,6 +34,8 @@ async fn world(scenario: &str, steady_after: &str) -> Result<World, String> {
             scenario,
             "--steady-after",
             steady_after,
+            "--clock",
+            clock,
         ],
         &[],
     )?;
@@ -112,6 +117,23 @@ async fn run(w: &World, req: &RolloutRequest) -> (ecs_poc::Result<RolloutOutcome
     (result, seen)
 }
 
+/// The fake's record of the rollouts it scripted.
+async fn fake_state(w: &World) -> serde_json::Value {
+    reqwest::get(format!("{}/_fake/state", w.fake.url()))
+        .await
+        .expect("state")
+        .json()
+        .await
+        .expect("json")
+}
+
+/// How many DescribeServices calls saw the rollout of the service `pr-3`.
+async fn polls(w: &World) -> u64 {
+    fake_state(w).await["rollouts"]["pr-3"]["polls"]
+        .as_u64()
+        .expect("polls of pr-3")
+}
+
 fn position(events: &[String], needle: &str) -> usize {
     events
         .iter()
@@ -121,11 +143,9 @@ fn position(events: &[String], needle: &str) -> usize {
 
 #[tokio::test]
 async fn completed_rollout_streams_events_in_order_and_a_rerun_is_unchanged() {
-    let w = require!(world("complete", "2").await);
-    let started = Instant::now();
+    let w = require!(world("complete", "4", "polls").await);
     let (result, events) = run(&w, &request(&w, Duration::from_secs(60))).await;
     let outcome = result.expect("rollout completes");
-    let took = started.elapsed();
     assert!(!outcome.unchanged);
     assert_eq!(outcome.revision, 2, "{outcome:?}");
     assert!(
@@ -134,15 +154,9 @@ async fn completed_rollout_streams_events_in_order_and_a_rerun_is_unchanged() {
             .as_deref()
             .is_some_and(|d| d.starts_with("ecs-svc/"))
     );
-    // Running == desired arrives at 1 s but the rollout is IN_PROGRESS until 2 s: no early success.
-    assert!(
-        took >= Duration::from_secs(2),
-        "returned after {took:?}, before the deployment completed"
-    );
-    assert!(
-        took < Duration::from_secs(4),
-        "noticed steady state only after {took:?}"
-    );
+    // Running == desired from poll 2, but the deployment is IN_PROGRESS until poll 4: the rollout
+    // ends on the first poll that shows it COMPLETED, neither before nor after.
+    assert_eq!(polls(&w).await, 4, "the poll that ended the rollout");
     // Each event once, oldest first.
     let (s, t, c) = (
         position(&events, "has started"),
@@ -214,15 +228,11 @@ async fn completed_rollout_streams_events_in_order_and_a_rerun_is_unchanged() {
 
 #[tokio::test]
 async fn failed_deployment_fails_fast_with_the_stopped_tasks_reasons() {
-    let w = require!(world("fail", "1").await);
-    let started = Instant::now();
+    let w = require!(world("fail", "2", "polls").await);
     let (result, events) = run(&w, &request(&w, Duration::from_secs(60))).await;
     let err = result.expect_err("a FAILED deployment must fail the rollout");
-    assert!(
-        started.elapsed() < Duration::from_secs(5),
-        "not fail-fast: {:?}",
-        started.elapsed()
-    );
+    // Fail-fast: it ends on the poll that shows the deployment FAILED, not at the timeout.
+    assert_eq!(polls(&w).await, 2, "the poll that ended the rollout");
     assert_eq!(err.exit_code(), 6);
     let text = err.to_string();
     assert!(
@@ -240,7 +250,7 @@ async fn failed_deployment_fails_fast_with_the_stopped_tasks_reasons() {
 
 #[tokio::test]
 async fn rolled_back_service_is_a_failure_even_though_it_is_steady() {
-    let w = require!(world("rollback", "1").await);
+    let w = require!(world("rollback", "1", "polls").await);
     let (result, events) = run(&w, &request(&w, Duration::from_secs(60))).await;
     let err = result.expect_err("a rollback must not be reported as success");
     assert_eq!(err.exit_code(), 6);
@@ -255,15 +265,9 @@ async fn rolled_back_service_is_a_failure_even_though_it_is_steady() {
 
 #[tokio::test]
 async fn never_stable_times_out_quoting_the_last_events() {
-    let w = require!(world("stuck", "1").await);
-    let started = Instant::now();
+    let w = require!(world("stuck", "1", "polls").await);
     let (result, events) = run(&w, &request(&w, Duration::from_secs(3))).await;
     let err = result.expect_err("a stuck deployment must time out");
-    let took = started.elapsed();
-    assert!(
-        took >= Duration::from_secs(3) && took < Duration::from_secs(6),
-        "{took:?}"
-    );
     assert_eq!(err.exit_code(), 6);
     let text = err.to_string();
     assert!(
@@ -273,19 +277,16 @@ async fn never_stable_times_out_quoting_the_last_events() {
     assert!(text.contains("unable to place a task"), "{text}");
     assert!(err.hint().unwrap_or_default().contains("wait-timeout"));
     position(&events, "unable to place a task");
+    // It kept polling the stuck deployment until the timeout rather than giving up on a poll.
+    assert!(polls(&w).await >= 2, "{}", fake_state(&w).await);
     // The fake saw exactly one rollout (no retries that would register more revisions).
-    let state: serde_json::Value = reqwest::get(format!("{}/_fake/state", w.fake.url()))
-        .await
-        .expect("state")
-        .json()
-        .await
-        .expect("json");
+    let state = fake_state(&w).await;
     assert_eq!(state["rollouts"].as_object().map(|o| o.len()), Some(1));
 }
 
 #[tokio::test]
 async fn missing_container_is_a_clear_error_before_anything_is_registered() {
-    let w = require!(world("complete", "1").await);
+    let w = require!(world("complete", "1", "polls").await);
     let mut req = request(&w, Duration::from_secs(5));
     req.container_name = "web".into();
     let (result, _) = run(&w, &req).await;
@@ -319,7 +320,7 @@ async fn bench_wait_notice_latency() {
     for round in 0..rounds {
         // Spread the steady moment over the poll cycle, so the rounds sample every phase.
         let steady_after = 3.0 + 5.0 * round as f64 / rounds as f64;
-        let w = require!(world("complete", &format!("{steady_after:.2}")).await);
+        let w = require!(world("complete", &format!("{steady_after:.2}"), "seconds").await);
         let mut req = request(&w, Duration::from_secs(120));
         req.poll_interval = Duration::from_secs(5);
         let (result, _) = run(&w, &req).await;

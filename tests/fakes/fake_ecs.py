@@ -12,10 +12,17 @@ service's task definition:
             again ("one deployment, running == desired": the trap of naive waiters).
 - stuck:    never stable; one placement event.
 
+The script's clock is either the wall clock (`--clock seconds`, for the benchmark of how fast a
+waiter notices) or the number of DescribeServices calls since UpdateService (`--clock polls`: the
+n-th poll sees the state at n "seconds"), so a test asserts on which poll saw what, never on how
+long anything took.
+
 Usage: fake_ecs.py --port 0 --moto http://127.0.0.1:PORT [--scenario complete] [--steady-after 2]
+       [--clock seconds|polls]
 Prints `READY <port>` once listening. `POST /_fake/scenario` with JSON {"scenario": ..,
 "steady_after": ..} switches the script; `GET /_fake/state` dumps each rollout, including the
-wall-clock `steady_at` (for the benchmark of how fast a waiter notices).
+wall-clock `steady_at` (for the benchmark of how fast a waiter notices) and `polls`, the
+DescribeServices calls that saw the rollout.
 """
 
 from __future__ import annotations
@@ -33,15 +40,17 @@ from typing import Any
 
 TARGET_PREFIX = "AmazonEC2ContainerServiceV20141113."
 SCENARIOS = ("complete", "fail", "rollback", "stuck")
+CLOCKS = ("seconds", "polls")
 
 
 class Script:
     """Scenario settings and the rollouts seen so far (shared by all handler threads)."""
 
-    def __init__(self, moto: str, scenario: str, steady_after: float) -> None:
+    def __init__(self, moto: str, scenario: str, steady_after: float, clock: str = "seconds") -> None:
         self.moto = moto.rstrip("/")
         self.scenario = scenario
         self.steady_after = steady_after
+        self.clock = clock
         self.lock = threading.Lock()
         # service name -> rollout record
         self.rollouts: dict[str, dict[str, Any]] = {}
@@ -167,15 +176,21 @@ class Handler(BaseHTTPRequestHandler):
                 "desired": int(svc.get("desiredCount") or 1),
                 "events": [],
                 "stopped": [],
+                "polls": 0,
             }
             self.script.rollouts[name] = rollout
         self._apply(svc, rollout, now)
         self._send(200, json.dumps(out).encode(), ctype)
 
     def _rewrite_services(self, out: dict[str, Any]) -> dict[str, Any]:
-        now = time.time()
         for svc in out.get("services", []):
+            now = time.time()
             rollout = self._rollout(svc.get("serviceName", ""))
+            if rollout is not None:
+                with self.script.lock:
+                    rollout["polls"] += 1
+                    if self.script.clock == "polls":
+                        now = rollout["t0"] + rollout["polls"]
             if rollout is None:
                 # Before any rollout the service is taken to be stable on what it runs.
                 desired = int(svc.get("desiredCount") or 0)
@@ -341,9 +356,12 @@ def main(argv: list[str]) -> int:
     p.add_argument("--port", type=int, default=0)
     p.add_argument("--moto", required=True, help="moto server URL everything else is forwarded to")
     p.add_argument("--scenario", choices=SCENARIOS, default="complete")
-    p.add_argument("--steady-after", type=float, default=2.0, help="seconds from UpdateService to the scenario's turn")
+    p.add_argument(
+        "--steady-after", type=float, default=2.0, help="seconds (or polls) from UpdateService to the scenario's turn"
+    )
+    p.add_argument("--clock", choices=CLOCKS, default="seconds", help="what advances the script")
     args = p.parse_args(argv)
-    Handler.script = Script(args.moto, args.scenario, args.steady_after)
+    Handler.script = Script(args.moto, args.scenario, args.steady_after, args.clock)
     server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
     server.daemon_threads = True
     print(f"READY {server.server_address[1]}", flush=True)
