@@ -1,14 +1,20 @@
 //! AWS credentials. In GitHub Actions with `role-to-assume`: the run's OIDC token, then STS
 //! AssumeRoleWithWebIdentity. Otherwise the SDK's default chain (environment, profile, SSO).
-//! One `SdkConfig` serves every client; terraform and docker get the same credentials
-//! through their environment only, never through arguments or files.
+//! One `SdkConfig` serves every client, with the retry and timeout settings of [`sdk_loader`];
+//! terraform and docker get the same credentials through their environment only, never through
+//! arguments or files.
 
 use std::future::Future;
 use std::time::Duration;
 
-use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, ConfigLoader, Region, SdkConfig};
 use aws_credential_types::Credentials;
+use aws_sdk_sts::config::interceptors::InterceptorContext;
+use aws_sdk_sts::config::retry::{ClassifyRetry, RetryAction};
 use aws_sdk_sts::error::ProvideErrorMetadata;
+use aws_sdk_sts::operation::assume_role_with_web_identity::AssumeRoleWithWebIdentityError;
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::config::{Env, Settings};
@@ -16,6 +22,52 @@ use crate::github::{Context, Workflow};
 use crate::{Error, Result};
 
 pub const AUDIENCE: &str = "sts.amazonaws.com";
+
+/// Attempts per AWS call (the first one included) when AWS throttles or a connection fails.
+const AWS_ATTEMPTS: u32 = 5;
+/// A connection that takes longer than this is a network problem, not a slow AWS.
+const AWS_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// One attempt of one AWS call; the calls we make answer in well under a second.
+const AWS_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The one place the AWS clients' retry and timeout settings are made: every client of a run
+/// (STS included) is built from a configuration loaded through this.
+pub fn sdk_loader(region: Region) -> ConfigLoader {
+    aws_config::defaults(BehaviorVersion::latest())
+        .region(region)
+        .retry_config(RetryConfig::standard().with_max_attempts(AWS_ATTEMPTS))
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(AWS_CONNECT_TIMEOUT)
+                .operation_attempt_timeout(AWS_ATTEMPT_TIMEOUT)
+                .build(),
+        )
+}
+
+/// STS answers `IDPCommunicationError` when it could not reach GitHub's OIDC provider, a
+/// transient failure the SDK's own classifiers do not know; this one marks it retryable.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct IdpCommunicationRetry;
+
+impl ClassifyRetry for IdpCommunicationRetry {
+    fn classify_retry(&self, ctx: &InterceptorContext) -> RetryAction {
+        let idp_unreachable = ctx
+            .output_or_error()
+            .and_then(|r| r.err())
+            .and_then(|e| e.as_operation_error())
+            .and_then(|e| e.downcast_ref::<AssumeRoleWithWebIdentityError>())
+            .is_some_and(|e| e.code() == Some("IDPCommunicationError"));
+        if idp_unreachable {
+            RetryAction::transient_error()
+        } else {
+            RetryAction::NoActionIndicated
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        "IDPCommunicationError is transient"
+    }
+}
 
 /// How the credentials were obtained, for the report (never the values).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -44,7 +96,8 @@ impl std::fmt::Debug for AwsSession {
     }
 }
 
-/// Jittered exponential backoff ("full jitter": a random delay up to the exponential bound).
+/// Jittered exponential backoff ("full jitter": a random delay up to the exponential bound):
+/// the retry loop of the OIDC token request, and the retry settings of the STS call.
 #[derive(Debug, Clone, Copy)]
 pub struct Backoff {
     pub attempts: u32,
@@ -72,6 +125,14 @@ impl Backoff {
     pub fn delay(&self, n: u32) -> Duration {
         let bound = self.bound(n).as_millis() as u64;
         Duration::from_millis(rand::random_range(0..=bound))
+    }
+
+    /// These settings as the AWS SDK's standard retry strategy.
+    pub fn retry_config(&self) -> RetryConfig {
+        RetryConfig::standard()
+            .with_max_attempts(self.attempts.max(1))
+            .with_initial_backoff(self.base)
+            .with_max_backoff(self.cap)
     }
 
     /// Runs `op` until it succeeds, fails with an error `retryable` rejects, or the attempts
@@ -208,20 +269,9 @@ pub async fn fetch_oidc_token(
         .ok_or_else(|| Error::credentials("the GitHub OIDC token response has no `value`"))
 }
 
-fn is_throttling(code: Option<&str>) -> bool {
-    matches!(
-        code,
-        Some(
-            "Throttling"
-                | "ThrottlingException"
-                | "RequestLimitExceeded"
-                | "TooManyRequestsException"
-                | "IDPCommunicationError"
-        )
-    )
-}
-
-/// Assumes `role_arn` with a web identity token; retries throttling with jittered backoff.
+/// Assumes `role_arn` with a web identity token. The SDK's retry strategy, with `backoff`'s
+/// attempts and delays, retries throttling, transport failures and `IDPCommunicationError`;
+/// a refusal is final.
 pub async fn assume_role_with_web_identity(
     base: &SdkConfig,
     role_arn: &str,
@@ -230,23 +280,18 @@ pub async fn assume_role_with_web_identity(
     token: &SecretString,
     backoff: Backoff,
 ) -> Result<Credentials> {
-    // Our backoff is the only retry loop, so the attempt count is what the user configured.
     let conf = aws_sdk_sts::config::Builder::from(base)
-        .retry_config(aws_config::retry::RetryConfig::disabled())
+        .retry_config(backoff.retry_config())
+        .retry_classifier(IdpCommunicationRetry)
         .build();
     let sts = aws_sdk_sts::Client::from_conf(conf);
-    let call = || {
-        sts.assume_role_with_web_identity()
-            .role_arn(role_arn)
-            .role_session_name(session_name)
-            .duration_seconds(duration_seconds as i32)
-            .web_identity_token(token.expose_secret())
-            .send()
-    };
-    let out = backoff
-        .retry(call, |e| {
-            is_throttling(e.code()) || matches!(e, aws_sdk_sts::error::SdkError::DispatchFailure(_) | aws_sdk_sts::error::SdkError::TimeoutError(_))
-        })
+    let out = sts
+        .assume_role_with_web_identity()
+        .role_arn(role_arn)
+        .role_session_name(session_name)
+        .duration_seconds(duration_seconds as i32)
+        .web_identity_token(token.expose_secret())
+        .send()
         .await
         .map_err(|e| {
             let code = e.code().unwrap_or("unknown").to_string();
@@ -261,7 +306,9 @@ pub async fn assume_role_with_web_identity(
                 "ValidationError" => "check role-duration-seconds against the role's maximum session duration".into(),
                 _ => "check role-to-assume and aws-region; retry if AWS was throttling".into(),
             };
-            Error::credentials(format!("STS AssumeRoleWithWebIdentity for {role_arn} failed: {code}: {message}")).with_hint(hint)
+            Error::credentials(format!("STS AssumeRoleWithWebIdentity for {role_arn} failed: {code}: {message}"))
+                .with_hint(hint)
+                .with_source(e)
         })?;
     let c = out
         .credentials()
@@ -299,10 +346,7 @@ pub async fn establish(
 
     let Some(role_arn) = settings.role_to_assume.clone() else {
         tracing::info!("no role-to-assume: using the default AWS credential chain");
-        let sdk_config = aws_config::defaults(BehaviorVersion::latest())
-            .region(region)
-            .load()
-            .await;
+        let sdk_config = sdk_loader(region).load().await;
         return Ok(AwsSession {
             sdk_config,
             child_env: region_env,
@@ -349,11 +393,7 @@ pub async fn establish(
             ctx.run_attempt.as_deref(),
         ),
     };
-    let unsigned = aws_config::defaults(BehaviorVersion::latest())
-        .region(region.clone())
-        .no_credentials()
-        .load()
-        .await;
+    let unsigned = sdk_loader(region.clone()).no_credentials().load().await;
     let creds = assume_role_with_web_identity(
         &unsigned,
         &role_arn,
@@ -381,11 +421,7 @@ pub async fn establish(
     if let Some(t) = creds.session_token() {
         child_env.push(("AWS_SESSION_TOKEN".into(), t.into()));
     }
-    let sdk_config = aws_config::defaults(BehaviorVersion::latest())
-        .region(region)
-        .credentials_provider(creds)
-        .load()
-        .await;
+    let sdk_config = sdk_loader(region).credentials_provider(creds).load().await;
     tracing::info!(role = %role_arn, session = %session_name, "assumed the role through GitHub OIDC");
     Ok(AwsSession {
         sdk_config,

@@ -1,5 +1,5 @@
-//! STS over real HTTP against tests/fakes/fake_sts.py: throttling is retried with backoff
-//! until it passes, a trust-policy refusal is not retried and says what to fix, and endless
+//! STS over real HTTP against tests/fakes/fake_sts.py: throttling, and STS failing to reach the
+//! OIDC provider, are retried with backoff until they pass, a trust-policy refusal is not retried and says what to fix, and endless
 //! throttling gives up after the configured attempts.
 
 mod support;
@@ -22,9 +22,13 @@ async fn unsigned(endpoint: &str) -> aws_config::SdkConfig {
 }
 
 async fn script(url: &str, throttle: u32) {
+    script_json(url, serde_json::json!({ "throttle": throttle })).await;
+}
+
+async fn script_json(url: &str, script: Value) {
     reqwest::Client::new()
         .post(format!("{url}/_fake/script"))
-        .json(&serde_json::json!({ "throttle": throttle }))
+        .json(&script)
         .send()
         .await
         .expect("script");
@@ -77,6 +81,31 @@ async fn throttling_is_retried_until_sts_answers() {
     assert!(
         log.iter()
             .all(|c| c["session_name"] == "ecs-poc@acme.shop@run-1-1" && c["duration"] == "3600")
+    );
+}
+
+#[tokio::test]
+async fn an_unreachable_identity_provider_is_retried_until_sts_answers() {
+    let sts = require!(support::start_fake("fake_sts.py", &[], &[]));
+    script_json(
+        &sts.url(),
+        serde_json::json!({ "throttle": 1, "idp_unreachable": 2 }),
+    )
+    .await;
+    let conf = unsigned(&sts.url()).await;
+    let creds =
+        credentials::assume_role_with_web_identity(&conf, ROLE, "s-1", 3600, &token(), quick(6))
+            .await
+            .expect("credentials once STS reaches the identity provider");
+    assert_eq!(creds.access_key_id(), "ASIAFAKESTSFAKESTS01");
+    let answers: Vec<String> = calls(&sts.url())
+        .await
+        .iter()
+        .map(|c| c["answer"].as_str().unwrap_or("").to_string())
+        .collect();
+    assert_eq!(
+        answers,
+        ["throttled", "idp-unreachable", "idp-unreachable", "ok"]
     );
 }
 

@@ -7,7 +7,9 @@ trust-policy refusal. Real HTTP on loopback, AWS query protocol.
   POST /                  Action=AssumeRoleWithWebIdentity: answers `Throttling` (HTTP 400) for the
                           first N calls (N from /_fake/script), then temporary credentials.
                           A RoleArn ending in `/denied` is refused with AccessDenied (HTTP 403).
-  POST /_fake/script      {"throttle": N}  (resets the call log)
+                          With {"idp_unreachable": M} the M calls after those answer
+                          `IDPCommunicationError` (HTTP 400): STS could not reach the OIDC provider.
+  POST /_fake/script      {"throttle": N, "idp_unreachable": M}  (resets the call log)
   GET  /_fake/state       {"calls": [{"action", "role_arn", "session_name", "duration", "answer"}]}
 """
 
@@ -55,6 +57,7 @@ class State:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.throttle = 0
+        self.idp_unreachable = 0
         self.calls: list[dict[str, Any]] = []
 
 
@@ -89,6 +92,7 @@ def make_handler(state: State) -> type[BaseHTTPRequestHandler]:
                 script = json.loads(raw or b"{}")
                 with state.lock:
                     state.throttle = int(script.get("throttle", 0))
+                    state.idp_unreachable = int(script.get("idp_unreachable", 0))
                     state.calls = []
                 return self.reply(200, "{}", "application/json")
             form = {k: v[0] for k, v in parse_qs(raw.decode()).items()}
@@ -113,6 +117,14 @@ def make_handler(state: State) -> type[BaseHTTPRequestHandler]:
                     )
                 elif sum(1 for c in state.calls if c["answer"] == "throttled") < state.throttle:
                     status, body, call["answer"] = 400, error("Throttling", "Rate exceeded"), "throttled"
+                elif sum(1 for c in state.calls if c["answer"] == "idp-unreachable") < state.idp_unreachable:
+                    status, body, call["answer"] = (
+                        400,
+                        error(
+                            "IDPCommunicationError", "Couldn't retrieve verification key from your identity provider"
+                        ),
+                        "idp-unreachable",
+                    )
                 else:
                     status, body, call["answer"] = 200, SUCCESS.replace("{session}", call["session_name"]), "ok"
                 state.calls.append(call)
