@@ -9,9 +9,14 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
-use serde_json::Value;
+use std::time::Duration;
 
+use octocrab::models::IssueState;
+use octocrab::models::issues::Comment;
+use octocrab::service::middleware::retry::RetryConfig;
+use serde::Deserialize;
+
+use crate::backoff::Backoff;
 use crate::config::Env;
 use crate::redact::{Masker, redact};
 use crate::report::Report;
@@ -380,17 +385,33 @@ pub struct IssueComment {
     pub body: String,
 }
 
-/// The REST calls we make, over octocrab (which honours `GITHUB_API_URL` as its base URI).
-/// Raw JSON rather than octocrab's models: we read four fields and must not fail on a
-/// GitHub Enterprise response that lacks one we never use.
+impl From<Comment> for IssueComment {
+    fn from(c: Comment) -> Self {
+        Self {
+            id: c.id.into_inner(),
+            author: c.user.login,
+            body: c.body.unwrap_or_default(),
+        }
+    }
+}
+
+/// The REST calls we make, through octocrab's typed API (which honours `GITHUB_API_URL` as its
+/// base URI). octocrab's own retries are off: it retries server errors at once, and would
+/// retry a comment creation too; idempotent calls here are retried with backoff instead.
 pub struct GitHubApi {
     client: octocrab::Octocrab,
     owner: String,
     repo: String,
+    backoff: Backoff,
 }
 
 /// GitHub's `GITHUB_TOKEN` may not read `/user`; its comments are authored by this login.
 pub const ACTIONS_BOT_LOGIN: &str = "github-actions[bot]";
+
+/// A connection to the API that takes longer than this is a network problem.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Reading or writing one request; a comment is at most 64 KiB.
+const IO_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl GitHubApi {
     pub fn new(api_url: &str, token: &secrecy::SecretString, repository: &str) -> Result<Self> {
@@ -406,6 +427,10 @@ impl GitHubApi {
                     .with_source(e)
             })?
             .personal_token(token.clone())
+            .add_retry_config(RetryConfig::None)
+            .set_connect_timeout(Some(CONNECT_TIMEOUT))
+            .set_read_timeout(Some(IO_TIMEOUT))
+            .set_write_timeout(Some(IO_TIMEOUT))
             .build()
             .map_err(|e| {
                 Error::github(format!("cannot build the GitHub client: {e}")).with_source(e)
@@ -414,102 +439,116 @@ impl GitHubApi {
             client,
             owner: owner.to_string(),
             repo: repo.to_string(),
+            backoff: Backoff {
+                attempts: 4,
+                ..Backoff::default()
+            },
         })
+    }
+
+    /// Runs an idempotent call again, with backoff, while GitHub answers 5xx or 429 or the
+    /// connection fails.
+    async fn idempotent<T, F, Fut>(&self, what: &str, call: F) -> Result<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = octocrab::Result<T>>,
+    {
+        self.backoff
+            .retry(call, is_transient)
+            .await
+            .map_err(|e| api_error(what, e))
     }
 
     /// The login the token acts as; `github-actions[bot]` when the token may not ask.
     pub async fn login(&self) -> Result<String> {
-        match self.client.get::<Value, _, ()>("/user", None).await {
-            Ok(v) => Ok(v
-                .get("login")
-                .and_then(Value::as_str)
-                .unwrap_or(ACTIONS_BOT_LOGIN)
-                .to_string()),
+        let what = "GET /user";
+        match self
+            .backoff
+            .retry(
+                || async { self.client.current().user().await },
+                is_transient,
+            )
+            .await
+        {
+            Ok(user) => Ok(user.login),
             Err(octocrab::Error::GitHub { source, .. })
                 if source.status_code.as_u16() == 403 || source.status_code.as_u16() == 401 =>
             {
                 Ok(ACTIONS_BOT_LOGIN.to_string())
             }
-            Err(e) => Err(api_error("GET /user", e)),
+            Err(e) => Err(api_error(what, e)),
         }
     }
 
+    /// Every comment of an issue or pull request, all pages.
     pub async fn list_comments(&self, issue: u64) -> Result<Vec<IssueComment>> {
-        let mut out = Vec::new();
-        for page in 1u32.. {
-            let route = format!(
-                "/repos/{}/{}/issues/{issue}/comments?per_page=100&page={page}",
-                self.owner, self.repo
-            );
-            let v: Value = self
-                .client
-                .get(&route, None::<&()>)
-                .await
-                .map_err(|e| api_error(&route, e))?;
-            let items = v.as_array().cloned().unwrap_or_default();
-            let n = items.len();
-            out.extend(items.iter().filter_map(parse_comment));
-            if n < 100 {
-                break;
-            }
-        }
-        Ok(out)
-    }
-
-    pub async fn create_comment(&self, issue: u64, body: &str) -> Result<IssueComment> {
-        let route = format!(
-            "/repos/{}/{}/issues/{issue}/comments",
+        let what = format!(
+            "GET /repos/{}/{}/issues/{issue}/comments",
             self.owner, self.repo
         );
-        let v: Value = self
-            .client
-            .post(&route, Some(&serde_json::json!({ "body": redact(body) })))
-            .await
-            .map_err(|e| api_error(&route, e))?;
-        parse_comment(&v)
-            .ok_or_else(|| Error::github("GitHub answered a comment creation without an id"))
+        let issues = self.client.issues(&self.owner, &self.repo);
+        let first = self
+            .idempotent(&what, || issues.list_comments(issue).per_page(100).send())
+            .await?;
+        let all = self
+            .idempotent(&what, || self.client.all_pages(first.clone()))
+            .await?;
+        Ok(all.into_iter().map(IssueComment::from).collect())
     }
 
+    /// Creates a comment. Not retried: a retry after a lost answer would post it twice.
+    pub async fn create_comment(&self, issue: u64, body: &str) -> Result<IssueComment> {
+        let what = format!(
+            "POST /repos/{}/{}/issues/{issue}/comments",
+            self.owner, self.repo
+        );
+        self.client
+            .issues(&self.owner, &self.repo)
+            .create_comment(issue, redact(body))
+            .await
+            .map(IssueComment::from)
+            .map_err(|e| api_error(&what, e))
+    }
+
+    /// Edits a comment with `PATCH`, the method GitHub documents (octocrab's `update_comment`
+    /// sends `POST`).
     pub async fn update_comment(&self, id: u64, body: &str) -> Result<IssueComment> {
         let route = format!("/repos/{}/{}/issues/comments/{id}", self.owner, self.repo);
-        let v: Value = self
-            .client
-            .patch(&route, Some(&serde_json::json!({ "body": redact(body) })))
-            .await
-            .map_err(|e| api_error(&route, e))?;
-        parse_comment(&v)
-            .ok_or_else(|| Error::github("GitHub answered a comment update without an id"))
+        let what = format!("PATCH {route}");
+        let body = serde_json::json!({ "body": redact(body) });
+        self.idempotent(&what, || async {
+            self.client
+                .patch::<Comment, _, _>(&route, Some(&body))
+                .await
+        })
+        .await
+        .map(IssueComment::from)
     }
 
     /// `open` or `closed` (merged pull requests are closed).
     pub async fn pull_request_state(&self, number: u64) -> Result<String> {
-        let route = format!("/repos/{}/{}/pulls/{number}", self.owner, self.repo);
-        let v: Value = self
-            .client
-            .get(&route, None::<&()>)
-            .await
-            .map_err(|e| api_error(&route, e))?;
-        v.get("state")
-            .and_then(Value::as_str)
-            .map(str::to_string)
-            .ok_or_else(|| Error::github(format!("GitHub's answer to {route} has no state")))
+        let what = format!("GET /repos/{}/{}/pulls/{number}", self.owner, self.repo);
+        let pulls = self.client.pulls(&self.owner, &self.repo);
+        let pr = self.idempotent(&what, || pulls.get(number)).await?;
+        match pr.state {
+            Some(IssueState::Open) => Ok("open".into()),
+            Some(IssueState::Closed) => Ok("closed".into()),
+            other => Err(Error::github(format!(
+                "GitHub's answer to {what} has no state we know: {other:?}"
+            ))),
+        }
     }
 }
 
-fn parse_comment(v: &Value) -> Option<IssueComment> {
-    Some(IssueComment {
-        id: v.get("id")?.as_u64()?,
-        author: v
-            .pointer("/user/login")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string(),
-        body: v
-            .get("body")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string(),
-    })
+/// Server errors, rate limiting (429) and failed connections pass; anything else is final.
+fn is_transient(e: &octocrab::Error) -> bool {
+    match e {
+        octocrab::Error::GitHub { source, .. } => {
+            source.status_code.is_server_error() || source.status_code.as_u16() == 429
+        }
+        octocrab::Error::Hyper { .. } | octocrab::Error::Service { .. } => true,
+        _ => false,
+    }
 }
 
 fn api_error(route: &str, e: octocrab::Error) -> Error {
@@ -528,7 +567,9 @@ fn api_error(route: &str, e: octocrab::Error) -> Error {
         _ => "check GITHUB_API_URL and the network; the run can be retried",
     };
     let status = status.map(|s| format!(" (HTTP {s})")).unwrap_or_default();
-    Error::github(redact(&format!("{route}{status}: {message}"))).with_hint(hint)
+    Error::github(redact(&format!("{route}{status}: {message}")))
+        .with_hint(hint)
+        .with_source(e)
 }
 
 #[cfg(test)]

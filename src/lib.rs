@@ -25,8 +25,10 @@
 //! | values   | `domain`      | none                      | command, stack name, sweep action, what the stages produce |
 //! | values   | `report`      | none                      | the result of a run: timings, plans, image, rollout, error |
 //! | values   | `error`       | none                      | error categories and exit codes                           |
+//! | values   | `backoff`     | none                      | jittered exponential backoff for calls that are retried   |
 //! | values   | `redact`      | every text leaving us     | masks secrets in anything printed or posted               |
 
+pub mod backoff;
 pub mod cli;
 pub mod comment;
 pub mod config;

@@ -131,12 +131,14 @@ async fn our_comment_is_found_beyond_the_first_page() {
     let gh = require!(support::start_fake("fake_github.py", &[], &[]));
     let url = gh.url();
     let api = GitHubApi::new(&url, &token(), "acme/shop").expect("client");
-    comment::upsert(&api, 9, "pr-9", &format!("{}\nv1", comment::marker("pr-9")))
-        .await
-        .expect("create");
+    // 120 comments by others first, so ours lands on the second page of 100.
     for i in 0..120 {
         control(&url, "/_fake/comments", serde_json::json!({"repo": "acme/shop", "issue": 9, "login": "chatty", "body": format!("comment {i}")})).await;
     }
+    let r = comment::upsert(&api, 9, "pr-9", &format!("{}\nv1", comment::marker("pr-9")))
+        .await
+        .expect("create");
+    assert!(matches!(r, Upserted::Created(_)), "{r:?}");
     let r = comment::upsert(&api, 9, "pr-9", &format!("{}\nv2", comment::marker("pr-9")))
         .await
         .expect("update");

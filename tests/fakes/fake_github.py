@@ -6,17 +6,21 @@ Real HTTP on loopback. `--port 0` picks a free port; the first stdout line is `R
 Served:
   GET    /user                                        -> the token's login (403 with --user-forbidden,
                                                          as GitHub answers a GITHUB_TOKEN)
-  GET    /repos/{o}/{r}/issues/{n}/comments           -> paginated (per_page, page)
+  GET    /repos/{o}/{r}/issues/{n}/comments           -> paginated (per_page, page) with a `Link: rel="next"`
+                                                         header while more pages follow, as GitHub pages
   POST   /repos/{o}/{r}/issues/{n}/comments           -> create (422 over 65,536 characters)
   GET    /repos/{o}/{r}/issues/comments/{id}
   PATCH  /repos/{o}/{r}/issues/comments/{id}          -> update (422 over 65,536 characters)
-  GET    /repos/{o}/{r}/pulls/{n}                     -> {"number", "state"}; unknown numbers are open
+  GET    /repos/{o}/{r}/pulls/{n}                     -> the pull request's required fields and its state;
+                                                         unknown numbers are open
   GET    /oidc/token?audience=...                     -> {"value": "<jwt-like>"} for the right bearer
 Test control (no auth):
   GET    /_fake/state    every comment, every API call (method, path, status), OIDC audiences
   POST   /_fake/pulls    {"number": 1, "state": "closed"}
   POST   /_fake/comments {"issue": 1, "login": "someone", "body": "..."} (a comment by another user)
   POST   /_fake/reset
+Users, comments and pull requests carry every field GitHub marks required, so a client that reads
+them through typed models (octocrab's) parses them as it would GitHub's.
 Tokens are checked but never recorded.
 """
 
@@ -106,15 +110,42 @@ def make_handler(state: State) -> type[BaseHTTPRequestHandler]:
         def record(self, path: str, status: int) -> None:
             state.calls.append({"method": self.command, "path": path, "status": status})
 
+        def base_url(self) -> str:
+            return f"http://{self.headers.get('Host', '127.0.0.1')}"
+
+        def user_json(self, login: str) -> dict[str, Any]:
+            api = f"{self.base_url()}/users/{login}"
+            bot = login.endswith("[bot]")
+            return {
+                "login": login,
+                "id": 41898282 if bot else 1000 + sum(login.encode()),
+                "node_id": f"U_{login}",
+                "avatar_url": f"https://avatars.githubusercontent.com/u/{login}",
+                "gravatar_id": "",
+                "url": api,
+                "html_url": f"https://github.com/{login}",
+                "followers_url": f"{api}/followers",
+                "following_url": f"{api}/following",
+                "gists_url": f"{api}/gists",
+                "starred_url": f"{api}/starred",
+                "subscriptions_url": f"{api}/subscriptions",
+                "organizations_url": f"{api}/orgs",
+                "repos_url": f"{api}/repos",
+                "events_url": f"{api}/events",
+                "received_events_url": f"{api}/received_events",
+                "type": "Bot" if bot else "User",
+                "site_admin": False,
+            }
+
         def comment_json(self, c: dict[str, Any]) -> dict[str, Any]:
-            base = f"http://{self.headers.get('Host', '127.0.0.1')}"
+            base = self.base_url()
             return {
                 "id": c["id"],
                 "node_id": f"IC_{c['id']}",
                 "url": f"{base}/repos/{c['repo']}/issues/comments/{c['id']}",
                 "html_url": f"https://github.com/{c['repo']}/pull/{c['issue']}#issuecomment-{c['id']}",
                 "body": c["body"],
-                "user": {"login": c["login"], "id": 41898282, "type": "Bot"},
+                "user": self.user_json(c["login"]),
                 "created_at": c["created_at"],
                 "updated_at": c["updated_at"],
             }
@@ -180,7 +211,7 @@ def make_handler(state: State) -> type[BaseHTTPRequestHandler]:
             if path == "/user" and self.command == "GET":
                 if state.user_forbidden:
                     return 403, {"message": "Resource not accessible by integration"}, None
-                return 200, {"login": state.login, "id": 1, "type": "User"}, None
+                return 200, self.user_json(state.login), None
             m = COMMENTS.match(path)
             if m:
                 repo, issue = f"{m.group(1)}/{m.group(2)}", int(m.group(3))
@@ -193,7 +224,11 @@ def make_handler(state: State) -> type[BaseHTTPRequestHandler]:
                         if c["repo"] == repo and c["issue"] == issue
                     ]
                     chunk = mine[(page - 1) * per_page : page * per_page]
-                    return 200, [self.comment_json(c) for c in chunk], None
+                    links = None
+                    if page * per_page < len(mine):
+                        following = f"{self.base_url()}{path}?per_page={per_page}&page={page + 1}"
+                        links = {"Link": f'<{following}>; rel="next"'}
+                    return 200, [self.comment_json(c) for c in chunk], links
                 if self.command == "POST":
                     body = str(self.read_json().get("body", ""))
                     if len(body) > COMMENT_LIMIT:
@@ -233,7 +268,20 @@ def make_handler(state: State) -> type[BaseHTTPRequestHandler]:
             if m and self.command == "GET":
                 n = int(m.group(3))
                 s = state.pulls.get(n, "open")
-                return 200, {"number": n, "state": s, "merged": False}, None
+                repo = f"{m.group(1)}/{m.group(2)}"
+                return (
+                    200,
+                    {
+                        "id": 5000 + n,
+                        "number": n,
+                        "url": f"{self.base_url()}{path}",
+                        "state": s,
+                        "merged": False,
+                        "head": {"ref": f"feature-{n}", "sha": f"{n:040x}", "label": f"{repo}:feature-{n}"},
+                        "base": {"ref": "main", "sha": "0" * 40, "label": f"{repo}:main"},
+                    },
+                    None,
+                )
             return 404, {"message": "Not Found"}, None
 
         def do_GET(self) -> None:
