@@ -26,6 +26,7 @@
 //! | values   | `report`      | none                      | the result of a run: timings, plans, image, rollout, error |
 //! | values   | `error`       | none                      | error categories and exit codes                           |
 //! | values   | `backoff`     | none                      | jittered exponential backoff for calls that are retried   |
+//! | values   | `process`     | child processes           | run terraform or docker to the end, stream and capture output |
 //! | values   | `redact`      | every text leaving us     | masks secrets in anything printed or posted               |
 
 pub mod backoff;
@@ -39,6 +40,7 @@ pub mod error;
 pub mod github;
 pub mod image;
 pub mod pipeline;
+pub mod process;
 pub mod redact;
 pub mod report;
 pub mod smoke;

@@ -7,12 +7,11 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::Command;
 
+use crate::process::{self, ProcessError, Stream};
 use crate::{Error, Result};
 
 /// One terraform root module and where its state lives.
@@ -226,43 +225,35 @@ impl Terraform {
             .env("TF_IN_AUTOMATION", "true")
             .env("CHECKPOINT_DISABLE", "true")
             .env("TF_INPUT", "false")
-            .envs(self.child_env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true);
-        let mut child = cmd.spawn().map_err(|e| {
-            Error::terraform(format!("cannot run `{}`: {e}", self.binary.display())).with_hint(
-                "install terraform (or OpenTofu) or set the terraform-binary input to its path",
-            )
-        })?;
-        let out = child
-            .stdout
-            .take()
-            .ok_or_else(|| Error::terraform("terraform stdout not captured"))?;
-        let err = child
-            .stderr
-            .take()
-            .ok_or_else(|| Error::terraform("terraform stderr not captured"))?;
-        let (stdout, stderr, status) =
-            tokio::join!(collect(out, stream), collect(err, false), child.wait());
-        let status = status.map_err(|e| {
-            Error::terraform(format!("waiting for terraform {subcommand}: {e}")).with_source(e)
-        })?;
+            .envs(self.child_env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        let stream = Stream {
+            stdout: stream,
+            stderr: false,
+        };
+        let done = process::run(&mut cmd, None, stream)
+            .await
+            .map_err(|e| match e {
+                ProcessError::Spawn(_) => Error::terraform(format!(
+                    "cannot run `{}`: {e}",
+                    self.binary.display()
+                ))
+                .with_hint(
+                    "install terraform (or OpenTofu) or set the terraform-binary input to its path",
+                )
+                .with_source(e),
+                ProcessError::Io(_) => {
+                    Error::terraform(format!("running terraform {subcommand}: {e}")).with_source(e)
+                }
+            })?;
         Ok(Finished {
-            code: status.code().unwrap_or(-1),
-            stdout,
-            stderr,
+            code: done.code(),
+            stdout: done.stdout,
+            stderr: done.stderr,
         })
     }
 
     fn failure(&self, what: &str, stack: &Stack, done: &Finished) -> Error {
-        let lines: Vec<&str> = done
-            .stderr
-            .lines()
-            .filter(|l| !l.trim().is_empty())
-            .collect();
-        let tail = lines[lines.len().saturating_sub(STDERR_TAIL_LINES)..].join("\n");
+        let tail = process::tail(&done.stderr, STDERR_TAIL_LINES);
         Error::terraform(format!(
             "`terraform {what}` failed (exit {}) in {} for state {}:\n{tail}",
             done.code,
@@ -270,21 +261,6 @@ impl Terraform {
             stack.backend_key
         ))
     }
-}
-
-/// Read a child's pipe to the end; when `stream`, also log each line as it comes (apply can take
-/// minutes and silence looks like a hang).
-async fn collect(pipe: impl AsyncRead + Unpin, stream: bool) -> String {
-    let mut lines = BufReader::new(pipe).lines();
-    let mut all = String::new();
-    while let Ok(Some(line)) = lines.next_line().await {
-        if stream && !line.trim().is_empty() {
-            tracing::info!(target: "terraform", "{line}");
-        }
-        all.push_str(&line);
-        all.push('\n');
-    }
-    all
 }
 
 fn hint_for(stderr: &str) -> String {

@@ -4,6 +4,7 @@
 
 use std::path::Path;
 
+use globset::{GlobBuilder, GlobMatcher};
 use sha2::{Digest, Sha256};
 
 use crate::{Error, Result};
@@ -101,25 +102,30 @@ fn walk(root: &Path, dir: &Path, ignore: &DockerIgnore, out: &mut Vec<String>) -
     Ok(())
 }
 
-/// `.dockerignore` patterns: comments, `!` re-includes, `*`/`?`/`[...]` within a path segment,
-/// `**` across segments; a pattern that matches a directory excludes what is inside it; the
-/// last matching pattern wins.
+/// `.dockerignore` patterns, matched as docker matches them: comments, `!` re-includes,
+/// `*`/`?`/`[...]` within a path segment, `**` across segments; a pattern that matches a
+/// directory excludes what is inside it; the last matching pattern wins.
 #[derive(Debug, Default)]
 pub struct DockerIgnore {
-    rules: Vec<(bool, Vec<String>)>,
+    /// (re-include?, pattern) in file order.
+    rules: Vec<(bool, GlobMatcher)>,
     has_negations: bool,
 }
 
 impl DockerIgnore {
     pub fn load(context: &Path) -> Result<Self> {
-        match std::fs::read_to_string(context.join(".dockerignore")) {
-            Ok(text) => Ok(Self::parse(&text)),
+        let path = context.join(".dockerignore");
+        match std::fs::read_to_string(&path) {
+            Ok(text) => Self::parse(&text).map_err(|e| {
+                let message = format!("{}: {}", path.display(), e.message());
+                e.with_message(message)
+            }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
-            Err(e) => Err(io_err(&context.join(".dockerignore"), e)),
+            Err(e) => Err(io_err(&path, e)),
         }
     }
 
-    pub fn parse(text: &str) -> Self {
+    pub fn parse(text: &str) -> Result<Self> {
         let mut rules = Vec::new();
         for line in text.lines() {
             let line = line.trim();
@@ -137,76 +143,38 @@ impl DockerIgnore {
             if pat.is_empty() {
                 continue;
             }
-            rules.push((negate, pat.split('/').map(str::to_string).collect()));
+            let glob = GlobBuilder::new(pat)
+                .literal_separator(true)
+                .backslash_escape(true)
+                .build()
+                .map_err(|e| {
+                    Error::config(format!("`.dockerignore` pattern `{pat}` is not valid: {e}"))
+                        .with_hint("fix the pattern; docker would reject it too")
+                        .with_source(e)
+                })?;
+            rules.push((negate, glob.compile_matcher()));
         }
         let has_negations = rules.iter().any(|(n, _)| *n);
-        Self {
+        Ok(Self {
             rules,
             has_negations,
-        }
+        })
     }
 
     pub fn excluded(&self, rel: &str) -> bool {
-        let parts: Vec<&str> = rel.split('/').collect();
+        // The path itself or any of its parent directories.
+        let candidates: Vec<&str> = rel
+            .match_indices('/')
+            .map(|(i, _)| &rel[..i])
+            .chain(std::iter::once(rel))
+            .collect();
         let mut excluded = false;
-        for (negate, pat) in &self.rules {
-            // The path itself or any of its parent directories.
-            let hit = (1..=parts.len()).any(|n| match_segments(pat, &parts[..n]));
-            if hit {
+        for (negate, glob) in &self.rules {
+            if candidates.iter().any(|c| glob.is_match(c)) {
                 excluded = !negate;
             }
         }
         excluded
-    }
-}
-
-fn match_segments(pat: &[String], path: &[&str]) -> bool {
-    match pat.split_first() {
-        None => path.is_empty(),
-        Some((first, rest)) if first == "**" => {
-            (0..=path.len()).any(|skip| match_segments(rest, &path[skip..]))
-        }
-        Some((first, rest)) => match path.split_first() {
-            Some((seg, more)) => {
-                glob(first.as_bytes(), seg.as_bytes()) && match_segments(rest, more)
-            }
-            None => false,
-        },
-    }
-}
-
-/// Shell-style match of one path segment: `*`, `?`, `[abc]`, `[a-z]`, `[!x]`, `\` escapes.
-fn glob(p: &[u8], s: &[u8]) -> bool {
-    match p.split_first() {
-        None => s.is_empty(),
-        Some((b'*', rest)) => (0..=s.len()).any(|i| glob(rest, &s[i..])),
-        Some((b'?', rest)) => !s.is_empty() && glob(rest, &s[1..]),
-        Some((b'[', rest)) => {
-            let Some(close) = rest.iter().position(|&c| c == b']') else {
-                return s.first() == Some(&b'[') && glob(rest, &s[1..]);
-            };
-            let Some(&c) = s.first() else { return false };
-            let (neg, class) = match rest[..close].split_first() {
-                Some((b'!' | b'^', cl)) => (true, cl),
-                _ => (false, &rest[..close]),
-            };
-            let mut hit = false;
-            let mut i = 0;
-            while i < class.len() {
-                if i + 2 < class.len() && class[i + 1] == b'-' {
-                    hit |= class[i] <= c && c <= class[i + 2];
-                    i += 3;
-                } else {
-                    hit |= class[i] == c;
-                    i += 1;
-                }
-            }
-            hit != neg && glob(&rest[close + 1..], &s[1..])
-        }
-        Some((b'\\', rest)) if !rest.is_empty() => {
-            s.first() == Some(&rest[0]) && glob(&rest[1..], &s[1..])
-        }
-        Some((&c, rest)) => s.first() == Some(&c) && glob(rest, &s[1..]),
     }
 }
 
@@ -297,8 +265,10 @@ mod tests {
 
     #[test]
     fn dockerignore_patterns() {
-        let ig =
-            DockerIgnore::parse("# c\n**/__pycache__\n*.md\n!README.md\n/target/\ndocs/*.txt\n");
+        let ig = DockerIgnore::parse(
+            "# c\n**/__pycache__\n*.md\n!README.md\n/target/\ndocs/*.txt\n[a-c]?.py\n",
+        )
+        .expect("patterns");
         assert!(ig.excluded("app/__pycache__/x.pyc"));
         assert!(ig.excluded("__pycache__/x.pyc"));
         assert!(ig.excluded("NOTES.md"));
@@ -311,7 +281,16 @@ mod tests {
         assert!(ig.excluded("docs/a.txt"));
         assert!(!ig.excluded("docs/sub/a.txt"));
         assert!(!ig.excluded("app/main.py"));
-        assert!(glob(b"[a-c]?.py", b"b1.py") && !glob(b"[!a-c]?.py", b"b1.py"));
+        assert!(ig.excluded("b1.py") && !ig.excluded("d1.py"));
+        let negated = DockerIgnore::parse("[!a-c]?.py\n").expect("patterns");
+        assert!(!negated.excluded("b1.py") && negated.excluded("d1.py"));
+    }
+
+    #[test]
+    fn an_invalid_pattern_is_a_config_error() {
+        let e = DockerIgnore::parse("[z-\n").expect_err("unclosed class");
+        assert_eq!(e.exit_code(), 2);
+        assert!(e.to_string().contains("[z-"), "{e}");
     }
 
     #[test]

@@ -9,9 +9,7 @@ pub mod context;
 pub mod ecr;
 
 use std::path::PathBuf;
-use std::process::Stdio;
 
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWriteExt, BufReader};
 use tokio::process::Command;
 
 pub use crate::domain::BuiltImage;
@@ -19,6 +17,7 @@ pub use context::{DockerIgnore, content_tag};
 use ecr::{authorization, existing_digest, repository_uri};
 pub use ecr::{delete_images, delete_stack_images, list_image_tags, stack_tag, tag_for_stack};
 
+use crate::process::{self, ProcessError, Stream};
 use crate::{Error, Result};
 
 #[derive(Debug, Clone)]
@@ -39,7 +38,14 @@ pub struct ImageRequest {
 const OUTPUT_TAIL_LINES: usize = 30;
 
 pub async fn ensure_image(ecr: &aws_sdk_ecr::Client, req: &ImageRequest) -> Result<BuiltImage> {
-    let tag = content_tag(&req.context, &req.dockerfile)?;
+    // Hashing reads the whole build context: on a blocking thread, not the async workers that
+    // run the terraform branch beside it.
+    let (context, dockerfile) = (req.context.clone(), req.dockerfile.clone());
+    let tag = tokio::task::spawn_blocking(move || content_tag(&context, &dockerfile))
+        .await
+        .map_err(|e| {
+            Error::image(format!("hashing the build context failed: {e}")).with_source(e)
+        })??;
     let repository_uri = repository_uri(ecr, &req.repository).await?;
     if let Some(digest) = existing_digest(ecr, &req.repository, &tag).await? {
         tracing::info!(%tag, %digest, "ECR already holds this content; skipping the build");
@@ -202,12 +208,7 @@ struct Ran {
 
 impl Ran {
     fn tail(&self) -> String {
-        let lines: Vec<&str> = self
-            .output
-            .lines()
-            .filter(|l| !l.trim().is_empty())
-            .collect();
-        lines[lines.len().saturating_sub(OUTPUT_TAIL_LINES)..].join("\n")
+        process::tail(&self.output, OUTPUT_TAIL_LINES)
     }
 }
 
@@ -217,59 +218,30 @@ impl Docker {
     async fn run(&self, args: &[&str], stdin: Option<&[u8]>) -> Result<Ran> {
         let sub = args.first().copied().unwrap_or_default();
         let mut cmd = Command::new(&self.bin);
-        cmd.args(args)
-            .env("DOCKER_CONFIG", &self.config)
-            .stdin(if stdin.is_some() {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true);
-        let mut child = cmd.spawn().map_err(|e| {
-            Error::image(format!("cannot run `{}`: {e}", self.bin.display()))
-                .with_hint("install docker or point ECS_POC_DOCKER at the docker client")
-        })?;
-        if let (Some(data), Some(mut pipe)) = (stdin, child.stdin.take()) {
-            pipe.write_all(data).await.map_err(|e| {
-                Error::image(format!("writing to docker {sub}: {e}")).with_source(e)
-            })?;
-            drop(pipe);
-        }
-        let out = child
-            .stdout
-            .take()
-            .ok_or_else(|| Error::image("docker stdout not captured"))?;
-        let err = child
-            .stderr
-            .take()
-            .ok_or_else(|| Error::image("docker stderr not captured"))?;
+        cmd.args(args).env("DOCKER_CONFIG", &self.config);
         // Build and push take minutes: their progress goes to the log as it comes.
-        let stream = matches!(sub, "build" | "push");
-        let (o, e, status) = tokio::join!(lines(out, stream), lines(err, stream), child.wait());
-        let status = status
-            .map_err(|e| Error::image(format!("waiting for docker {sub}: {e}")).with_source(e))?;
+        let streaming = matches!(sub, "build" | "push");
+        let stream = Stream {
+            stdout: streaming,
+            stderr: streaming,
+        };
+        let done = process::run(&mut cmd, stdin, stream)
+            .await
+            .map_err(|e| match e {
+                ProcessError::Spawn(_) => {
+                    Error::image(format!("cannot run `{}`: {e}", self.bin.display()))
+                        .with_hint("install docker or point ECS_POC_DOCKER at the docker client")
+                        .with_source(e)
+                }
+                ProcessError::Io(_) => {
+                    Error::image(format!("running docker {sub}: {e}")).with_source(e)
+                }
+            })?;
         Ok(Ran {
-            ok: status.success(),
-            output: format!("{o}{e}"),
+            ok: done.status.success(),
+            output: format!("{}{}", done.stdout, done.stderr),
         })
     }
-}
-
-async fn lines(pipe: impl AsyncRead + Unpin, stream: bool) -> String {
-    let mut reader = BufReader::new(pipe).lines();
-    let mut all = String::new();
-    while let Ok(Some(line)) = reader.next_line().await {
-        if stream && !line.trim().is_empty() {
-            tracing::info!(target: "docker", "{line}");
-        } else {
-            tracing::debug!(target: "docker", "{line}");
-        }
-        all.push_str(&line);
-        all.push('\n');
-    }
-    all
 }
 
 #[cfg(test)]
