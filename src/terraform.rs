@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use sha2::{Digest, Sha256};
 use tokio::process::Command;
 
 use crate::process::{self, ProcessError, Stream};
@@ -34,6 +35,92 @@ pub enum PlanMode {
 }
 
 pub use crate::domain::{PlanSummary, ResourceChange};
+
+/// What [`Terraform::init`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Init {
+    /// terraform init ran.
+    Ran,
+    /// The directory was already initialised for this backend and lock file.
+    Reused,
+}
+
+/// The stamp of the last successful init, inside terraform's own `.terraform/` directory.
+const INIT_STAMP: &str = "ecs-poc-init.sha256";
+
+/// What an init depends on: the binary, the backend settings, the dependency lock file and the
+/// configuration files (module and provider requirements) of the stack and its local modules.
+fn init_stamp(stack: &Stack, binary: &Path) -> Result<String> {
+    let mut h = Sha256::new();
+    for part in [
+        binary.display().to_string(),
+        stack.backend_bucket.clone(),
+        stack.backend_key.clone(),
+        stack.backend_region.clone(),
+        "use_lockfile=true".into(),
+    ] {
+        h.update(part.as_bytes());
+        h.update(b"\0");
+    }
+    let lock = stack.dir.join(".terraform.lock.hcl");
+    match std::fs::read(&lock) {
+        Ok(bytes) => h.update(&bytes),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => h.update(b"no lock file"),
+        Err(e) => return Err(config_read_error(&lock, e)),
+    }
+    for file in configuration_files(&stack.dir)? {
+        let bytes = std::fs::read(&file).map_err(|e| config_read_error(&file, e))?;
+        h.update(file.display().to_string().as_bytes());
+        h.update(b"\0");
+        h.update((bytes.len() as u64).to_le_bytes());
+        h.update(&bytes);
+    }
+    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
+
+fn config_read_error(path: &Path, e: std::io::Error) -> Error {
+    Error::terraform(format!("cannot read {}: {e}", path.display())).with_source(e)
+}
+
+/// `*.tf` and `*.tf.json` files of `dir` and of the local modules it calls (`source = "./.."`
+/// or `"../.."`), recursively, each directory once, in a stable order.
+pub fn configuration_files(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut seen = std::collections::BTreeSet::new();
+    let mut pending = vec![dir.to_path_buf()];
+    let mut files = Vec::new();
+    while let Some(d) = pending.pop() {
+        let canonical = d.canonicalize().map_err(|e| config_read_error(&d, e))?;
+        if !seen.insert(canonical.clone()) {
+            continue;
+        }
+        let mut here: Vec<PathBuf> = std::fs::read_dir(&canonical)
+            .map_err(|e| config_read_error(&canonical, e))?
+            .filter_map(|entry| entry.ok().map(|e| e.path()))
+            .filter(|p| {
+                p.is_file()
+                    && p.file_name()
+                        .and_then(|n| n.to_str())
+                        .is_some_and(|n| n.ends_with(".tf") || n.ends_with(".tf.json"))
+            })
+            .collect();
+        here.sort();
+        for file in &here {
+            let text = std::fs::read_to_string(file).map_err(|e| config_read_error(file, e))?;
+            pending.extend(local_module_sources(&text).map(|s| canonical.join(s)));
+        }
+        files.extend(here);
+    }
+    Ok(files)
+}
+
+/// The `source = "./x"` / `"../x"` values of module blocks in a configuration file.
+fn local_module_sources(text: &str) -> impl Iterator<Item = &str> {
+    text.match_indices("source").filter_map(|(i, _)| {
+        let rest = text[i + "source".len()..].trim_start().strip_prefix('=')?;
+        let value = rest.trim_start().strip_prefix('"')?.split('"').next()?;
+        (value.starts_with("./") || value.starts_with("../")).then_some(value)
+    })
+}
 
 /// A saved plan. It owns its file: the file holds the variables' values and a snapshot of the
 /// state, so it is deleted when the plan is dropped, applied or not.
@@ -86,7 +173,19 @@ impl Terraform {
 
     /// `terraform init` with the stack's S3 backend. `-reconfigure` because one stack directory
     /// serves many states (pr-1, pr-2, main): the backend key changes between runs.
-    pub async fn init(&self, stack: &Stack) -> Result<()> {
+    ///
+    /// A directory initialised before for the same backend, lock file, configuration files and
+    /// terraform binary is used as it is: init would download nothing and change nothing. The
+    /// proof is a stamp in `.terraform/`, written after a successful init.
+    pub async fn init(&self, stack: &Stack) -> Result<Init> {
+        let stamp = init_stamp(stack, &self.binary)?;
+        let stamp_file = stack.dir.join(".terraform").join(INIT_STAMP);
+        if std::fs::read_to_string(&stamp_file).is_ok_and(|s| s == stamp) {
+            tracing::info!(stack = %stack.backend_key, "terraform init: already initialised for this backend and lock file");
+            return Ok(Init::Reused);
+        }
+        // A failed init must not leave the stamp of an earlier one behind.
+        let _ = std::fs::remove_file(&stamp_file);
         let args = vec![
             "init".to_string(),
             "-input=false".into(),
@@ -111,7 +210,15 @@ impl Terraform {
             };
             return Err(self.failure("init", stack, &done).with_hint(hint));
         }
-        Ok(())
+        // Init writes the lock file when there was none: the stamp is of what it left.
+        let stamp = init_stamp(stack, &self.binary)?;
+        if let Err(e) = std::fs::write(&stamp_file, &stamp) {
+            tracing::debug!(
+                "cannot write {}: {e}; the next run initialises again",
+                stamp_file.display()
+            );
+        }
+        Ok(Init::Ran)
     }
 
     /// Plan to a saved file (`-detailed-exitcode`: 0 no changes, 2 changes) and summarise it.
@@ -497,6 +604,22 @@ mod tests {
         assert!(e.to_string().contains("a.b"));
         let v = serde_json::json!({"resource_changes": [{"address": "a.b", "change": {"actions": ["explode"]}}]});
         assert!(summarize(&json(v)).is_err());
+    }
+
+    #[test]
+    fn local_module_sources_are_found_and_registry_ones_are_not() {
+        let tf = r#"
+module "network" {
+  source = "../../modules/network"
+}
+module "x" { source = "terraform-aws-modules/vpc/aws" }
+module "one_line" { source = "./one" }
+module "here" {
+  source="./sub"
+}
+"#;
+        let found: Vec<&str> = local_module_sources(tf).collect();
+        assert_eq!(found, ["../../modules/network", "./one", "./sub"]);
     }
 
     #[test]

@@ -8,7 +8,7 @@ mod support;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use ecs_poc::terraform::{PlanMode, Stack, Terraform};
+use ecs_poc::terraform::{Init, PlanMode, Stack, Terraform};
 
 async fn record(tf: &Terraform, stack: &Stack, plan_file: &Path, name: &str) {
     if std::env::var("ECS_POC_RECORD_PLANS").as_deref() != Ok("1") {
@@ -132,6 +132,50 @@ async fn init_plan_apply_outputs_update_replace_destroy_on_moto() {
         .await
         .expect("plan after destroy");
     assert!(!after.has_changes);
+}
+
+#[tokio::test]
+async fn init_is_reused_while_backend_lock_file_and_configuration_are_unchanged() {
+    let tf_bin = require!(support::terraform_bin());
+    let moto = require!(support::Moto::start());
+    let scratch = tempfile::tempdir().expect("tempdir");
+    let env = require!(support::terraform_child_env(&moto.url(), scratch.path()));
+    let dir = support::copy_fixture("tf-small", scratch.path()).expect("copy fixture");
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&moto.sdk_config().await)
+            .force_path_style(true)
+            .build(),
+    );
+    support::create_state_bucket(&s3, "tf-state").await;
+    let tf = Terraform::new(tf_bin, env);
+    let mut stack = Stack {
+        dir: dir.clone(),
+        backend_bucket: "tf-state".into(),
+        backend_key: "preview/pr-7.tfstate".into(),
+        backend_region: support::REGION.into(),
+        vars: BTreeMap::from([("bucket_name".to_string(), "fixture-data-one".to_string())]),
+    };
+    assert_eq!(tf.init(&stack).await.expect("first init"), Init::Ran);
+    assert_eq!(tf.init(&stack).await.expect("again"), Init::Reused);
+    // The reused directory plans as a fresh init would.
+    let plan = tf.plan(&stack, PlanMode::Apply).await.expect("plan");
+    assert_eq!(plan.summary.add, 3);
+
+    // Another state in the same directory needs the backend reconfigured.
+    stack.backend_key = "preview/pr-8.tfstate".into();
+    assert_eq!(tf.init(&stack).await.expect("other key"), Init::Ran);
+    assert_eq!(tf.init(&stack).await.expect("again"), Init::Reused);
+
+    // So do a changed lock file and a changed configuration file.
+    let lock = dir.join(".terraform.lock.hcl");
+    let text = std::fs::read_to_string(&lock).expect("init wrote a lock file");
+    std::fs::write(&lock, format!("{text}\n")).expect("touch lock file");
+    assert_eq!(tf.init(&stack).await.expect("new lock"), Init::Ran);
+    let main = dir.join("main.tf");
+    let text = std::fs::read_to_string(&main).expect("main.tf");
+    std::fs::write(&main, format!("{text}\n# changed\n")).expect("edit main.tf");
+    assert_eq!(tf.init(&stack).await.expect("new config"), Init::Ran);
+    assert_eq!(tf.init(&stack).await.expect("again"), Init::Reused);
 }
 
 #[tokio::test]
