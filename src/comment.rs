@@ -5,8 +5,8 @@
 //! fit, and the comment says so and where the full plan is (the job summary).
 
 use crate::Result;
-use crate::domain::{Command, StackName, SweepAction};
-use crate::github::GitHubApi;
+use crate::domain::{Command, SharedPlanStamp, StackName, SweepAction};
+use crate::github::{GitHubApi, IssueComment};
 use crate::report::{PlanRecord, Report, StageStatus, Status};
 
 /// GitHub's limit for an issue comment body.
@@ -19,6 +19,22 @@ pub const SUMMARY_BUDGET: usize = 900_000;
 /// The hidden line that identifies our comment for a stack.
 pub fn marker(stack: &str) -> String {
     format!("<!-- ecs-poc:{stack} -->")
+}
+
+const SHARED_PLAN_MARK: &str = "<!-- ecs-poc:shared-plan ";
+
+/// The hidden line that carries the shared stack's plan stamp to the next run.
+fn shared_plan_line(stamp: &SharedPlanStamp) -> String {
+    // JSON of plain strings and numbers: a digest, a UUID, counts; nothing that closes a comment.
+    let json = serde_json::to_string(stamp).unwrap_or_default();
+    format!("{SHARED_PLAN_MARK}{json} -->")
+}
+
+/// The shared stack's plan stamp an earlier run left in its comment, if any.
+pub fn shared_plan_stamp(body: &str) -> Option<SharedPlanStamp> {
+    let start = body.find(SHARED_PLAN_MARK)? + SHARED_PLAN_MARK.len();
+    let end = body[start..].find(" -->")? + start;
+    serde_json::from_str(&body[start..end]).ok()
 }
 
 /// A fence longer than any run of backticks in `text`, so a plan cannot close it early.
@@ -128,7 +144,7 @@ fn stages_table(r: &Report) -> String {
     s
 }
 
-fn plan_table(plans: &[PlanRecord]) -> String {
+fn plan_table(plans: &[PlanRecord], shared_reused: bool) -> String {
     if plans.is_empty() {
         return String::new();
     }
@@ -136,7 +152,11 @@ fn plan_table(plans: &[PlanRecord]) -> String {
         "| Stack | Add | Change | Replace | Destroy | |\n|---|---:|---:|---:|---:|---|\n",
     );
     for p in plans {
-        let how = if p.applied { "applied" } else { "plan only" };
+        let how = match (p.applied, shared_reused && p.stack == "shared") {
+            (true, _) => "applied",
+            (false, true) => "plan only, not re-planned",
+            (false, false) => "plan only",
+        };
         let sm = &p.summary;
         s.push_str(&format!(
             "| `{}` | {} | {} | {} | {} | {how} |\n",
@@ -258,10 +278,15 @@ fn footer(r: &Report) -> String {
 /// blocks (never the summary) when needed.
 pub fn render_within(r: &Report, budget: usize, with_marker: bool) -> String {
     let head = if with_marker {
-        format!(
+        let mut head = format!(
             "{}\n",
             marker(r.stack.as_ref().map_or("none", StackName::as_str))
-        )
+        );
+        if let Some(stamp) = &r.shared_plan {
+            head.push_str(&shared_plan_line(stamp));
+            head.push('\n');
+        }
+        head
     } else {
         String::new()
     };
@@ -269,7 +294,7 @@ pub fn render_within(r: &Report, budget: usize, with_marker: bool) -> String {
         "{head}{}\n\n{}{}",
         headline(r),
         details(r),
-        plan_table(&r.plans)
+        plan_table(&r.plans, r.shared_plan_reused)
     );
     let stages = stages_table(r);
     let foot = footer(r);
@@ -314,6 +339,18 @@ pub enum Upserted {
     Updated(u64),
 }
 
+/// The comment we made before on the pull request for `stack`: ours is the one with our marker
+/// written by the token's own login (so a quoted marker in someone else's comment is never ours).
+pub async fn find(api: &GitHubApi, pull_request: u64, stack: &str) -> Result<Option<IssueComment>> {
+    let login = api.login().await?;
+    let mark = marker(stack);
+    Ok(api
+        .list_comments(pull_request)
+        .await?
+        .into_iter()
+        .find(|c| c.author.eq_ignore_ascii_case(&login) && c.body.contains(&mark)))
+}
+
 /// Creates the pull request's comment for `stack`, or updates the one we made before: ours is
 /// the one with our marker written by the token's own login (so a quoted marker in someone
 /// else's comment is never edited).
@@ -323,14 +360,7 @@ pub async fn upsert(
     stack: &str,
     body: &str,
 ) -> Result<Upserted> {
-    let login = api.login().await?;
-    let mark = marker(stack);
-    let existing = api
-        .list_comments(pull_request)
-        .await?
-        .into_iter()
-        .find(|c| c.author.eq_ignore_ascii_case(&login) && c.body.contains(&mark));
-    match existing {
+    match find(api, pull_request, stack).await? {
         Some(c) => api
             .update_comment(c.id, body)
             .await
@@ -350,6 +380,26 @@ mod tests {
     fn fences_outgrow_backticks_in_the_text() {
         assert_eq!(fence_for("no ticks"), "```");
         assert_eq!(fence_for("a ```` b"), "`````");
+    }
+
+    #[test]
+    fn the_shared_plan_stamp_survives_the_comment() {
+        let stamp = SharedPlanStamp {
+            configuration: "ab12".into(),
+            lineage: "5f1c-lineage".into(),
+            serial: 42,
+            add: 0,
+            change: 4,
+            destroy: 0,
+            replace: 0,
+        };
+        let body = format!("{}\n{}\n### text", marker("pr-3"), shared_plan_line(&stamp));
+        assert_eq!(shared_plan_stamp(&body), Some(stamp));
+        assert_eq!(shared_plan_stamp("no stamp here"), None);
+        assert_eq!(
+            shared_plan_stamp("<!-- ecs-poc:shared-plan {broken -->"),
+            None
+        );
     }
 
     #[test]

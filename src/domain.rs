@@ -201,6 +201,40 @@ pub struct ResourceChange {
     pub action: String,
 }
 
+/// What a plan of the shared stack was made from (its configuration, variables and binary, as
+/// one fingerprint, and the state's lineage and serial) and what it found. A pull request's
+/// next run that finds the same inputs has the same plan, so it need not plan again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct SharedPlanStamp {
+    pub configuration: String,
+    pub lineage: String,
+    pub serial: u64,
+    pub add: usize,
+    pub change: usize,
+    pub destroy: usize,
+    pub replace: usize,
+}
+
+impl SharedPlanStamp {
+    /// The plan's counts (the resource list is not kept).
+    pub fn summary(&self) -> PlanSummary {
+        PlanSummary {
+            add: self.add,
+            change: self.change,
+            destroy: self.destroy,
+            replace: self.replace,
+            resources: Vec::new(),
+        }
+    }
+
+    /// Whether a plan from `other` would be this plan.
+    pub fn same_inputs(&self, other: &SharedPlanStamp) -> bool {
+        self.configuration == other.configuration
+            && self.lineage == other.lineage
+            && self.serial == other.serial
+    }
+}
+
 /// The image a deploy runs.
 #[derive(Debug, Clone, Serialize)]
 pub struct BuiltImage {

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-pub use crate::domain::{BuiltImage, PlanSummary, RolloutOutcome, SweepAction};
+pub use crate::domain::{BuiltImage, PlanSummary, RolloutOutcome, SharedPlanStamp, SweepAction};
 use crate::domain::{Command, StackName};
 use crate::error::{Category, Error};
 
@@ -110,6 +110,11 @@ pub struct Report {
     pub dry_run: bool,
     /// When the report was last rendered (UTC), shown in the comment's footer.
     pub updated_at: Option<String>,
+    /// The inputs and counts of the shared stack's plan, kept (hidden) in the pull request's
+    /// comment for the next run.
+    pub shared_plan: Option<SharedPlanStamp>,
+    /// True when the shared stack was not planned because its inputs were those of the last plan.
+    pub shared_plan_reused: bool,
 }
 
 impl Report {
@@ -135,6 +140,8 @@ impl Report {
             error: None,
             dry_run: false,
             updated_at: None,
+            shared_plan: None,
+            shared_plan_reused: false,
         }
     }
 

@@ -51,14 +51,20 @@ const INIT_STAMP: &str = "ecs-poc-init.sha256";
 /// What an init depends on: the binary, the backend settings, the dependency lock file and the
 /// configuration files (module and provider requirements) of the stack and its local modules.
 fn init_stamp(stack: &Stack, binary: &Path) -> Result<String> {
+    inputs_digest(stack, binary, &[])
+}
+
+/// sha256 of the binary, the backend, `extra`, the lock file and the configuration files.
+fn inputs_digest(stack: &Stack, binary: &Path, extra: &[String]) -> Result<String> {
     let mut h = Sha256::new();
-    for part in [
+    let fixed = [
         binary.display().to_string(),
         stack.backend_bucket.clone(),
         stack.backend_key.clone(),
         stack.backend_region.clone(),
         "use_lockfile=true".into(),
-    ] {
+    ];
+    for part in fixed.iter().chain(extra) {
         h.update(part.as_bytes());
         h.update(b"\0");
     }
@@ -219,6 +225,17 @@ impl Terraform {
             );
         }
         Ok(Init::Ran)
+    }
+
+    /// Everything a plan of `stack` depends on besides its state: the binary, the backend, the
+    /// variables, the lock file and the configuration files of the stack and its local modules.
+    pub fn plan_inputs(&self, stack: &Stack) -> Result<String> {
+        let vars: Vec<String> = stack
+            .vars
+            .iter()
+            .map(|(k, v)| format!("-var {k}={v}"))
+            .collect();
+        inputs_digest(stack, &self.binary, &vars)
     }
 
     /// Plan to a saved file (`-detailed-exitcode`: 0 no changes, 2 changes) and summarise it.

@@ -4,13 +4,20 @@
 //! The shared stack belongs to the default branch: a pull request only shows its plan. On the
 //! default branch the shared stack may be about to create the ECR repository the image goes to,
 //! so there the image waits for the shared apply (pull requests never do).
+//!
+//! A pull request's rerun does not plan the shared stack again when nothing its plan depends
+//! on has changed: the same configuration, variables and binary (one fingerprint) and the same
+//! state (lineage and serial). The last plan's stamp travels, hidden, in the pull request's
+//! comment; the comment says when the numbers are that plan's.
 
 use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
+use super::state::shared_state_version;
 use super::{Clients, Run, stage};
-use crate::domain::{BuiltImage, StackName};
+use crate::comment;
+use crate::domain::{BuiltImage, SharedPlanStamp, StackName};
 use crate::ecs::{self, RolloutRequest};
 use crate::image::{self, ImageRequest};
 use crate::report::{PlanRecord, Report, StageStatus};
@@ -26,6 +33,8 @@ struct TerraformPlan<'a> {
     stack: &'a StackName,
     apply_shared: bool,
     plan_only: bool,
+    /// The last plan of the shared stack, when it is still the plan: no need to plan again.
+    shared_reused: Option<SharedPlanStamp>,
 }
 
 /// What the terraform branch produced: the plans it made and the preview stack's outputs.
@@ -50,13 +59,30 @@ impl Run<'_> {
         let clients = Clients::new(&session);
         let tf = self.terraform(&session);
         let apply_shared = !plan_only && stack.is_main();
+        let shared = self.shared_stack(&bucket);
+        // What this run's shared plan is made from; the default branch applies, so always plans.
+        let shared_inputs = match stack.pull_request() {
+            Some(pr) if !apply_shared => self
+                .shared_plan_inputs(&clients, &tf, &shared, &bucket)
+                .await
+                .map(|inputs| (pr, inputs)),
+            _ => None,
+        };
+        let shared_reused = match &shared_inputs {
+            Some((pr, inputs)) => self
+                .last_shared_plan(*pr, &stack)
+                .await
+                .filter(|last| last.same_inputs(inputs)),
+            None => None,
+        };
         let terraform = TerraformPlan {
             tf: &tf,
-            shared: self.shared_stack(&bucket),
+            shared,
             preview: self.preview_stack(&bucket, &stack),
             stack: &stack,
             apply_shared,
             plan_only,
+            shared_reused: shared_reused.clone(),
         };
 
         // Terraform and the image are independent until the rollout: run them side by side.
@@ -84,11 +110,65 @@ impl Run<'_> {
         let ((tf_result, tf_took), image_result) = tokio::join!(tf_timed, image_branch);
         self.workflow.end_group();
 
+        if let Some(last) = &shared_reused {
+            report.note(format!(
+                "The shared stack was not planned again: no shared-stack file, variable or state changed since its last plan (state serial {}); its numbers are that plan's.",
+                last.serial
+            ));
+        }
+        report.shared_plan_reused = shared_reused.is_some();
+        report.shared_plan = shared_reused.or_else(|| {
+            let (_, inputs) = shared_inputs?;
+            let done = tf_result.as_ref().ok()?;
+            let planned = done.plans.iter().find(|p| p.stack == "shared")?;
+            Some(SharedPlanStamp {
+                add: planned.summary.add,
+                change: planned.summary.change,
+                destroy: planned.summary.destroy,
+                replace: planned.summary.replace,
+                ..inputs
+            })
+        });
         let outputs = record_branches(report, tf_result, tf_took, image_result, plan_only)?;
         if plan_only {
             return Ok(());
         }
         self.roll_out(report, &clients, &outputs, &commit).await
+    }
+
+    /// The inputs of a plan of the shared stack made now (counts still zero); `None` when they
+    /// cannot be told (no state yet, a file unreadable): then it is planned.
+    async fn shared_plan_inputs(
+        &self,
+        clients: &Clients,
+        tf: &Terraform,
+        shared: &Stack,
+        bucket: &str,
+    ) -> Option<SharedPlanStamp> {
+        let configuration = tf
+            .plan_inputs(shared)
+            .map_err(|e| tracing::debug!("shared plan inputs: {e}"))
+            .ok()?;
+        let state = shared_state_version(&clients.s3, bucket).await?;
+        Some(SharedPlanStamp {
+            configuration,
+            lineage: state.lineage,
+            serial: state.serial,
+            add: 0,
+            change: 0,
+            destroy: 0,
+            replace: 0,
+        })
+    }
+
+    /// The shared plan stamp this pull request's comment carries from the last run, if any.
+    async fn last_shared_plan(&self, pr: u64, stack: &StackName) -> Option<SharedPlanStamp> {
+        let api = self.github.as_ref()?;
+        let ours = comment::find(api, pr, stack.as_str())
+            .await
+            .map_err(|e| tracing::debug!("last shared plan: {e}"))
+            .ok()??;
+        comment::shared_plan_stamp(&ours.body)
     }
 
     /// Builds and pushes the image unless ECR already holds its content, then tags it for the
@@ -208,20 +288,33 @@ async fn terraform_branch(
     shared_done: oneshot::Sender<()>,
 ) -> Result<TerraformDone> {
     let mut plans = Vec::new();
-    t.tf.init(&t.shared).await?;
-    let p = t.tf.plan(&t.shared, PlanMode::Apply).await?;
-    let applied = t.apply_shared && p.has_changes;
-    if applied {
-        t.tf.apply(&t.shared, &p).await?;
+    match &t.shared_reused {
+        Some(last) => {
+            let _ = shared_done.send(());
+            plans.push(PlanRecord {
+                stack: "shared".into(),
+                applied: false,
+                summary: last.summary(),
+                text: String::new(),
+            });
+        }
+        None => {
+            t.tf.init(&t.shared).await?;
+            let p = t.tf.plan(&t.shared, PlanMode::Apply).await?;
+            let applied = t.apply_shared && p.has_changes;
+            if applied {
+                t.tf.apply(&t.shared, &p).await?;
+            }
+            // The receiver is gone when the image branch does not wait: nothing to tell then.
+            let _ = shared_done.send(());
+            plans.push(PlanRecord {
+                stack: "shared".into(),
+                applied,
+                summary: p.summary.clone(),
+                text: p.text.clone(),
+            });
+        }
     }
-    // The receiver is gone when the image branch does not wait: nothing to tell then.
-    let _ = shared_done.send(());
-    plans.push(PlanRecord {
-        stack: "shared".into(),
-        applied,
-        summary: p.summary.clone(),
-        text: p.text.clone(),
-    });
     t.tf.init(&t.preview).await?;
     let p = t.tf.plan(&t.preview, PlanMode::Apply).await?;
     let applied = !t.plan_only && p.has_changes;

@@ -48,6 +48,37 @@ pub async fn list_preview_stacks(s3: &aws_sdk_s3::Client, bucket: &str) -> Resul
     Ok(stacks)
 }
 
+/// The identity of a state's current version: its lineage and serial. Terraform raises the
+/// serial on every write, so an equal pair means an unchanged state.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct StateVersion {
+    pub lineage: String,
+    pub serial: u64,
+}
+
+/// The shared stack's state version; `None` when there is no state yet or it cannot be read
+/// (the caller then plans, as it would anyway).
+pub async fn shared_state_version(s3: &aws_sdk_s3::Client, bucket: &str) -> Option<StateVersion> {
+    let got = s3
+        .get_object()
+        .bucket(bucket)
+        .key(SHARED_STATE_KEY)
+        .send()
+        .await
+        .map_err(|e| tracing::debug!("shared state version: {}", aws_message(&e)))
+        .ok()?;
+    let bytes = got
+        .body
+        .collect()
+        .await
+        .map_err(|e| tracing::debug!("shared state version: {e}"))
+        .ok()?
+        .into_bytes();
+    serde_json::from_slice(&bytes)
+        .map_err(|e| tracing::debug!("shared state version: {e}"))
+        .ok()
+}
+
 /// Deletes a preview stack's state object; one that is already gone is not an error.
 pub async fn delete_preview_state(
     s3: &aws_sdk_s3::Client,
