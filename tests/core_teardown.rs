@@ -1,4 +1,4 @@
-//! Issue 5 end to end: preview stacks pr-1 and pr-2 exist on the emulated AWS (real terraform,
+//! Destroy and sweep end to end: preview stacks pr-1 and pr-2 exist on the emulated AWS (real terraform,
 //! real AWS provider, the repository's own stacks); pull request 1 is closed. `sweep --dry-run`
 //! only lists; `sweep` destroys pr-1 alone and says so on its pull request; a second
 //! `destroy` of pr-1 is a no-op success; when AWS is unreachable a destroy fails with what to

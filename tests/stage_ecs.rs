@@ -1,4 +1,4 @@
-//! Stages 5-6 over real sockets: the SDK talks to `tests/fakes/fake_ecs.py`, which scripts the
+//! The rollout stage over real sockets: the SDK talks to `tests/fakes/fake_ecs.py`, which scripts the
 //! rollout moto cannot play and forwards everything else (register, update, describe) to moto.
 //! Each scenario asserts what the user sees: the events printed, the error text, the exit code.
 //! The tests run the fake on its poll clock (the n-th DescribeServices sees the script's state at

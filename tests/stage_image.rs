@@ -1,4 +1,4 @@
-//! Stage 4 over real programs: moto's ECR for the API, the real Docker engine, and the local
+//! The image stage over real programs: moto's ECR for the API, the real Docker engine, and the local
 //! registry answering under moto's ECR host name (`make registry-up`) for login and push.
 
 mod support;

@@ -1,4 +1,4 @@
-//! Stage 7 against a real HTTP server on loopback (a scripted health endpoint in Python).
+//! The smoke check against a real HTTP server on loopback (a scripted health endpoint in Python).
 
 mod support;
 

