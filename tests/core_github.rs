@@ -175,6 +175,47 @@ async fn api_failures_are_github_errors_with_a_hint() {
 }
 
 #[tokio::test]
+async fn reads_are_retried_through_a_server_error_and_a_comment_creation_is_not() {
+    let gh = require!(support::start_fake("fake_github.py", &[], &[]));
+    let url = gh.url();
+    let api = GitHubApi::new(&url, &token(), "acme/shop").expect("client");
+    control(
+        &url,
+        "/_fake/outage",
+        serde_json::json!({"status": 502, "count": 2}),
+    )
+    .await;
+    assert_eq!(
+        api.pull_request_state(5).await.expect("after two 502s"),
+        "open"
+    );
+    let statuses: Vec<u64> = state(&url).await["calls"]
+        .as_array()
+        .expect("calls")
+        .iter()
+        .filter_map(|c| c["status"].as_u64())
+        .collect();
+    assert_eq!(statuses, [502, 502, 200]);
+
+    // A lost answer to a creation may mean it was created: never posted twice.
+    control(
+        &url,
+        "/_fake/outage",
+        serde_json::json!({"status": 502, "count": 1}),
+    )
+    .await;
+    let err = api.create_comment(5, "hello").await.expect_err("502");
+    assert_eq!(err.exit_code(), 7);
+    let posts = state(&url).await["calls"]
+        .as_array()
+        .expect("calls")
+        .iter()
+        .filter(|c| c["method"] == "POST")
+        .count();
+    assert_eq!(posts, 1);
+}
+
+#[tokio::test]
 async fn pull_request_state_is_read_from_the_api() {
     let gh = require!(support::start_fake("fake_github.py", &[], &[]));
     control(

@@ -18,6 +18,7 @@ Test control (no auth):
   GET    /_fake/state    every comment, every API call (method, path, status), OIDC audiences
   POST   /_fake/pulls    {"number": 1, "state": "closed"}
   POST   /_fake/comments {"issue": 1, "login": "someone", "body": "..."} (a comment by another user)
+  POST   /_fake/outage {"status": 502, "count": 2} (the next `count` API calls answer `status`)
   POST   /_fake/reset
 Users, comments and pull requests carry every field GitHub marks required, so a client that reads
 them through typed models (octocrab's) parses them as it would GitHub's.
@@ -54,6 +55,8 @@ class State:
         self.next_id = 1000
         self.pulls: dict[int, str] = {}
         self.calls: list[dict[str, Any]] = []
+        self.outage_status = 0
+        self.outage_left = 0
         self.audiences: list[str] = []
 
     def dump(self) -> dict[str, Any]:
@@ -161,6 +164,10 @@ def make_handler(state: State) -> type[BaseHTTPRequestHandler]:
                 if not self.authorized():
                     self.record(path, 401)
                     return self.send_json(401, {"message": "Bad credentials"})
+                if state.outage_left > 0:
+                    state.outage_left -= 1
+                    self.record(path, state.outage_status)
+                    return self.send_json(state.outage_status, {"message": "Server Error"})
                 status, body, headers = self.api(path, query)
                 self.record(path, status)
                 self.send_json(status, body, headers)
@@ -168,6 +175,11 @@ def make_handler(state: State) -> type[BaseHTTPRequestHandler]:
         def control(self, path: str) -> None:
             if path == "/_fake/state" and self.command == "GET":
                 return self.send_json(200, state.dump())
+            if path == "/_fake/outage" and self.command == "POST":
+                body = self.read_json()
+                state.outage_status = int(body.get("status", 502))
+                state.outage_left = int(body.get("count", 1))
+                return self.send_json(200, {})
             if path == "/_fake/reset" and self.command == "POST":
                 state.reset()
                 return self.send_json(200, {})
