@@ -184,9 +184,13 @@ impl Terraform {
     /// terraform binary is used as it is: init would download nothing and change nothing. The
     /// proof is a stamp in `.terraform/`, written after a successful init.
     pub async fn init(&self, stack: &Stack) -> Result<Init> {
-        let stamp = init_stamp(stack, &self.binary)?;
+        // A stamp that cannot be made (say, the directory is missing) means init runs, and
+        // terraform says what is wrong.
+        let stamp = init_stamp(stack, &self.binary).ok();
         let stamp_file = stack.dir.join(".terraform").join(INIT_STAMP);
-        if std::fs::read_to_string(&stamp_file).is_ok_and(|s| s == stamp) {
+        if let Some(stamp) = &stamp
+            && std::fs::read_to_string(&stamp_file).is_ok_and(|s| &s == stamp)
+        {
             tracing::info!(stack = %stack.backend_key, "terraform init: already initialised for this backend and lock file");
             return Ok(Init::Reused);
         }
@@ -217,8 +221,10 @@ impl Terraform {
             return Err(self.failure("init", stack, &done).with_hint(hint));
         }
         // Init writes the lock file when there was none: the stamp is of what it left.
-        let stamp = init_stamp(stack, &self.binary)?;
-        if let Err(e) = std::fs::write(&stamp_file, &stamp) {
+        let stamp = init_stamp(stack, &self.binary).ok();
+        if let Some(stamp) = stamp
+            && let Err(e) = std::fs::write(&stamp_file, &stamp)
+        {
             tracing::debug!(
                 "cannot write {}: {e}; the next run initialises again",
                 stamp_file.display()
