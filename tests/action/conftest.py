@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from .tool_releases import SigningKey, make_signing_key
+
 REPO = Path(__file__).resolve().parents[2]
 INSTALL_SCRIPT = REPO / ".github" / "scripts" / "install-ecs-poc.sh"
 TARGETS = ("x86_64-unknown-linux-gnu", "aarch64-unknown-linux-gnu")
@@ -185,3 +187,14 @@ def runner(tmp_path: Path, release_server: ReleaseServer) -> Runner:
         "ECS_POC_FAKE_RAN_MARKER": str(tmp_path / "ran"),
     }
     return Runner(tmp=tmp_path, env=env, cargo_log=tmp_path / "cargo-calls.jsonl", ran_marker=tmp_path / "ran")
+
+
+@pytest.fixture(scope="session")
+def test_key(tmp_path_factory: pytest.TempPathFactory) -> SigningKey:
+    """Signs the fake terraform releases' checksums in place of HashiCorp's key."""
+    return make_signing_key(tmp_path_factory.mktemp("keys"))
+
+
+@pytest.fixture(scope="session")
+def other_key(tmp_path_factory: pytest.TempPathFactory) -> SigningKey:
+    return make_signing_key(tmp_path_factory.mktemp("other-keys"), name="someone else")
