@@ -111,6 +111,8 @@ def test_the_installer_gets_the_action_s_own_ref_and_version_through_env() -> No
         "ECS_POC_INSTALL_ACTION_REF": "${{ github.action_ref }}",
         "ECS_POC_INSTALL_REPOSITORY": "${{ github.action_repository }}",
         "ECS_POC_INSTALL_SOURCE_DIR": "${{ github.action_path }}",
+        "ECS_POC_INSTALL_TOKEN": "${{ inputs.github-token }}",
+        "ECS_POC_INSTALL_COMMAND": "${{ inputs.command }}",
     }
     assert ".github/scripts/install-ecs-poc.sh" in install["run"]
 

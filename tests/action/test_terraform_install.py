@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -12,28 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import REPO, ReleaseServer
+from .conftest import REPO, ReleaseServer, runner_path
 from .tool_releases import SigningKey, fake_terraform, release_files
 
 SCRIPT = REPO / ".github" / "scripts" / "install-terraform.sh"
 DEFAULT_VERSION = re.search(r"^default_terraform_version=(\S+)$", SCRIPT.read_text(), re.MULTILINE)
-# What a hosted runner has on PATH that the script may use; no terraform, and gpg only where a test adds it.
-RUNNER_TOOLS = (
-    "bash", "sh", "env", "curl", "sha256sum", "awk", "sed", "head", "tr", "dirname", "mkdir", "rm", "install",
-    "touch", "unzip", "mktemp", "cat", "grep", "uname", "python3",
-)  # fmt: skip
-
-
-def runner_path(directory: Path, with_gpg: bool = True) -> str:
-    """A PATH of symlinks to the tools a hosted runner has, without terraform or tofu."""
-    directory.mkdir(parents=True, exist_ok=True)
-    for name in (*RUNNER_TOOLS, *(("gpg",) if with_gpg else ())):
-        found = shutil.which(name, path="/usr/bin:/bin")
-        assert found, f"{name} is not installed on this machine"
-        link = directory / name
-        if not link.exists():
-            link.symlink_to(found)
-    return str(directory)
 
 
 @dataclass
