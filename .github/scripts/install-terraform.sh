@@ -18,6 +18,10 @@
 #                            tofu has no default and needs it unless a tofu is on PATH)
 #   ECS_POC_TF_BASE_URL      release site (default https://releases.hashicorp.com for terraform,
 #                            https://github.com/opentofu/opentofu/releases/download for tofu): mirrors, GHES, tests
+#   ECS_POC_TERRAFORM_VERSION, ECS_POC_TERRAFORM_DOWNLOAD_URL
+#                            the environment forms of the terraform-version and terraform-download-url inputs (as
+#                            every input has one), used when the input is empty: e.g. a mirror set once in the
+#                            environment of an organisation's self-hosted runners
 #   ECS_POC_TF_SIGNING_KEY   armored public key that signs SHA256SUMS (default: HashiCorp's for terraform, none for
 #                            tofu, whose checksums are then verified without a signature check)
 #   RUNNER_TOOL_CACHE        cache root (default $RUNNER_TEMP/tool-cache)
@@ -64,7 +68,7 @@ finish() {
 
 script_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 binary=${ECS_POC_TF_BINARY:-terraform}
-requested=${ECS_POC_TF_VERSION:-}
+requested=${ECS_POC_TF_VERSION:-${ECS_POC_TERRAFORM_VERSION:-}}
 requested=${requested#v}
 
 # 1. A path: used as given.
@@ -138,7 +142,7 @@ if [ -x "$cache_dir/$binary" ] && [ -f "$cache_dir.complete" ]; then
 fi
 
 # 4. Download and verify.
-base=${ECS_POC_TF_BASE_URL:-$default_base}
+base=${ECS_POC_TF_BASE_URL:-${ECS_POC_TERRAFORM_DOWNLOAD_URL:-$default_base}}
 base=${base%/}
 if [ "$binary" = terraform ]; then
   release_url=$base/terraform/$requested

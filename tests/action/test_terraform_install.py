@@ -255,3 +255,22 @@ def test_bad_input_is_a_clear_configuration_error(install: Install, overrides: d
     assert result.returncode == 2
     assert message in result.stderr
     assert install.server.requests == []
+
+
+def test_the_environment_forms_of_the_inputs_apply_when_the_inputs_are_empty(
+    install: Install, test_key: SigningKey
+) -> None:
+    install.publish("terraform", "1.14.2", test_key)
+    env = {k: v for k, v in install.env.items() if k != "ECS_POC_TF_BASE_URL"}
+    install.env = env
+
+    result = install.run(
+        ECS_POC_TF_BASE_URL="",
+        ECS_POC_TF_VERSION="",
+        ECS_POC_TERRAFORM_DOWNLOAD_URL=install.site,
+        ECS_POC_TERRAFORM_VERSION="1.14.2",
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert install.outputs()["version"] == "1.14.2"
+    assert "/terraform/1.14.2/terraform_1.14.2_linux_amd64.zip" in install.server.requests
