@@ -211,11 +211,15 @@ def runner(tmp_path: Path, release_server: ReleaseServer) -> Runner:
 
 
 @pytest.fixture(scope="session")
-def test_key(tmp_path_factory: pytest.TempPathFactory) -> SigningKey:
+def test_key(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SigningKey]:
     """Signs the fake terraform releases' checksums in place of HashiCorp's key."""
-    return make_signing_key(tmp_path_factory.mktemp("keys"))
+    key = make_signing_key(tmp_path_factory.mktemp("keys"))
+    yield key
+    key.close()
 
 
 @pytest.fixture(scope="session")
-def other_key(tmp_path_factory: pytest.TempPathFactory) -> SigningKey:
-    return make_signing_key(tmp_path_factory.mktemp("other-keys"), name="someone else")
+def other_key(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SigningKey]:
+    key = make_signing_key(tmp_path_factory.mktemp("other-keys"), name="someone else")
+    yield key
+    key.close()

@@ -34,6 +34,11 @@ class SigningKey:
         )  # fmt: skip
         return proc.stdout
 
+    def close(self) -> None:
+        """Stops the gpg-agent that key generation and signing started for this home."""
+        subprocess.run(["gpgconf", "--homedir", str(self.home), "--kill", "gpg-agent"], capture_output=True,
+                       timeout=30, check=False)  # fmt: skip
+
 
 def make_signing_key(directory: Path, name: str = "ecs-poc test releases") -> SigningKey:
     """Generates an ed25519 signing key without a passphrase in a private gpg home under `directory`."""
