@@ -91,6 +91,8 @@ def stage() -> Iterator[Stage]:
                 **world.runner.extra_env,
                 "ECS_POC_SMOKE_CHECK": "false",
                 "ECS_POC_WAIT_TIMEOUT": "120",
+                # The repository the checkout stand-in copies (tests/workflows/checkout-standin).
+                "CHECKOUT_STANDIN_SOURCE": str(world.runner.workspace),
             },
             variables={
                 "ECS_POC_STATE_BUCKET": world.bootstrap["state_bucket"],
