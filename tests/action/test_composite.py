@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .conftest import REPO, ReleaseServer, Runner
+from .conftest import REPO, ReleaseServer, Runner, runner_path
 from .tool_releases import SigningKey, fake_terraform, release_files
 
 EXPRESSION = re.compile(r"^\$\{\{\s*([A-Za-z_][\w.-]*)\s*\}\}$")
@@ -148,6 +148,8 @@ def publish_terraform(composite: CompositeRunner, release_server: ReleaseServer,
     release_server.files.update(release_files("terraform", "1.15.5", fake_terraform("Terraform", "1.15.5"), key))
     composite.env["ECS_POC_TF_SIGNING_KEY"] = str(key.public)
     composite.env["RUNNER_TOOL_CACHE"] = str(composite.tmp / "tool-cache")
+    # A hosted runner's PATH: no terraform (make puts the harness's own first on PATH).
+    composite.env["PATH"] = runner_path(composite.tmp / "runner-bin")
     return {"terraform-version": "1.15.5", "terraform-download-url": f"http://127.0.0.1:{release_server.port}"}
 
 
@@ -179,7 +181,9 @@ def test_inputs_reach_the_binary_and_its_outputs_become_the_action_s(
 
     assert [r.returncode for r in results] == [0, 0, 0, 0], [r.stderr for r in results]
     record = json.loads((tmp_path / "record.json").read_text())
-    # The binary finds the verified terraform first on PATH.
+    # The binary finds the terraform the action downloaded and verified first on PATH.
+    assert results[1].outputs["source"] == "download"
+    assert record["terraform"] == results[1].outputs["path"]
     assert record["terraform"] == str(tmp_path / "tool-cache" / "terraform" / "1.15.5" / "amd64" / "terraform")
     assert record["argv"] == []
     passed = record["env"]
