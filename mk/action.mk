@@ -8,7 +8,7 @@ LINT_TARGETS += lint-action
 
 .PHONY: test-action lint-action
 
-test-action: setup-python setup-lint build ## Action: installer vs a fake release, action.yml run step by step (real binary), contracts, lint
+test-action: setup-python setup-lint setup-terraform build ## Action: installers (binary, terraform) vs fake release sites, action.yml run step by step (real binary), contracts, lint
 	$(ACTION_PYTEST) $(ACTION_PY)
 
 lint-action: setup-python setup-lint ## Action: actionlint, zizmor, schemas, yamllint, shellcheck (every script), ruff+mypy

@@ -19,17 +19,27 @@
 #
 # The archive is checked against sha256.sum before it is unpacked; on a mismatch nothing is unpacked or run.
 #
+# The action's own repository and ref come from where the runner unpacked it, GITHUB_ACTION_PATH =
+# .../_actions/OWNER/NAME/REF, first: inside a composite action nested in another, github.action_ref and
+# github.action_repository name the outer action, not this one. They are the fallback for a path of another shape.
+#
+# Before anything is downloaded the runner is checked: ecs-poc runs on Linux only, and a deploy needs docker.
+#
 # Environment (inputs only through here, never interpolated into the script):
+#   GITHUB_ACTION_PATH           the action's directory as the runner unpacked it
 #   ECS_POC_INSTALL_VERSION      explicit release, "1.2.3" or "v1.2.3" (optional)
-#   ECS_POC_INSTALL_ACTION_REF   github.action_ref (optional; else read from the action's path .../_actions/OWNER/NAME/REF)
-#   ECS_POC_INSTALL_REPOSITORY   github.action_repository, owner/name (needed for the default base URL; same fallback)
-#   ECS_POC_INSTALL_SOURCE_DIR   the action's source (default: two levels above this script)
-#   ECS_POC_INSTALL_BASE_URL     release download base (default https://github.com/OWNER/NAME/releases/download);
-#                                for tests, mirrors and GitHub Enterprise
+#   ECS_POC_INSTALL_ACTION_REF   github.action_ref (fallback when the action's path does not name the ref)
+#   ECS_POC_INSTALL_REPOSITORY   github.action_repository, owner/name (same fallback)
+#   ECS_POC_INSTALL_SOURCE_DIR   the action's source (default: GITHUB_ACTION_PATH, else two levels above this script)
+#   ECS_POC_INSTALL_BASE_URL     release download base (default $GITHUB_SERVER_URL/OWNER/NAME/releases/download,
+#                                GITHUB_SERVER_URL defaulting to https://github.com); for mirrors and tests
+#   ECS_POC_INSTALL_TOKEN        token sent with downloads from GITHUB_SERVER_URL (never to another host)
+#   ECS_POC_INSTALL_COMMAND      the action's command input: decides, with the event, whether docker is needed
+#   ECS_POC_DOCKER               the docker client the binary will use (default docker)
 #   ECS_POC_INSTALL_DIR          where to put the binary (default $RUNNER_TEMP/ecs-poc/bin)
 #   RUNNER_OS, RUNNER_ARCH       the runner's platform (default: from uname)
 #   GITHUB_OUTPUT                receives bin=, version=, source= (release|source-build)
-# Exit codes: 0 installed; 2 bad input; 5 download, checksum or build failure.
+# Exit codes: 0 installed; 2 bad input or unsuitable runner; 5 download, checksum or build failure.
 set -euo pipefail
 
 log() { printf 'ecs-poc install: %s\n' "$*" >&2; }
@@ -46,18 +56,26 @@ fail() {
 }
 
 script_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-source_dir=${ECS_POC_INSTALL_SOURCE_DIR:-$(cd "$script_dir/../.." && pwd)}
+source_dir=${ECS_POC_INSTALL_SOURCE_DIR:-${GITHUB_ACTION_PATH:-$(cd "$script_dir/../.." && pwd)}}
 explicit_version=${ECS_POC_INSTALL_VERSION:-}
 action_ref=${ECS_POC_INSTALL_ACTION_REF:-}
 repository=${ECS_POC_INSTALL_REPOSITORY:-}
 install_dir=${ECS_POC_INSTALL_DIR:-${RUNNER_TEMP:-${TMPDIR:-/tmp}}/ecs-poc/bin}
+server_url=${GITHUB_SERVER_URL:-https://github.com}
+server_url=${server_url%/}
 
-# The runner does not always hand a composite action its own ref and repository (actions/runner#2473), but it
-# always unpacks a remote action under _actions/OWNER/NAME/REF; a local action (uses: ./) lives elsewhere.
-if [[ -z $action_ref && $source_dir =~ /_actions/([^/]+)/([^/]+)/(.+)$ ]]; then
-  repository=${repository:-${BASH_REMATCH[1]}/${BASH_REMATCH[2]}}
-  action_ref=${BASH_REMATCH[3]}
-  log "action ref taken from its path: $repository@$action_ref"
+# The runner unpacks a remote action under _actions/OWNER/NAME/REF (a local one, uses: ./, lives elsewhere). That
+# path is right even where github.action_ref is not (nested composite actions, actions/runner#2473).
+action_path=${GITHUB_ACTION_PATH:-$source_dir}
+if [[ $action_path =~ /_actions/([^/]+)/([^/]+)/([^/]+)/?$ ]]; then
+  path_repository=${BASH_REMATCH[1]}/${BASH_REMATCH[2]}
+  path_ref=${BASH_REMATCH[3]}
+  if [[ -n $action_ref && $action_ref != "$path_ref" ]] || [[ -n $repository && $repository != "$path_repository" ]]; then
+    log "the runner says ${repository:-?}@${action_ref:-?}, the action's path says $path_repository@$path_ref: using the path"
+  fi
+  repository=$path_repository
+  action_ref=$path_ref
+  log "action: $repository@$action_ref (from its path)"
 fi
 
 # Sets `platform` (for messages) and `target` (the release target, empty when none is published for it).
@@ -77,6 +95,7 @@ detect_platform() {
       *) arch=$(uname -m) ;;
     esac
   fi
+  runner_os=$os
   platform="$os $arch"
   case "$os/$arch" in
     Linux/X64) target=x86_64-unknown-linux-gnu ;;
@@ -84,6 +103,44 @@ detect_platform() {
     *) target="" ;;
   esac
 }
+
+# Whether this run builds an image: an explicit deploy, or no command on an event that deploys (the binary's rule:
+# pull_request other than closed, and push).
+needs_docker() {
+  case "${ECS_POC_INSTALL_COMMAND:-}" in
+    deploy) return 0 ;;
+    "") ;;
+    *) return 1 ;;
+  esac
+  case "${GITHUB_EVENT_NAME:-}" in
+    push) return 0 ;;
+    pull_request | pull_request_target)
+      local action=""
+      if [ -n "${GITHUB_EVENT_PATH:-}" ] && [ -f "${GITHUB_EVENT_PATH}" ]; then
+        # The payload's top-level "action" comes first in GitHub's event files.
+        action=$(grep -o '"action"[[:space:]]*:[[:space:]]*"[a-z_]*"' "$GITHUB_EVENT_PATH" | sed -n '1s/.*"\([a-z_]*\)"$/\1/p') || true
+      fi
+      [ "$action" != closed ]
+      ;;
+    *) return 1 ;;
+  esac
+}
+
+detect_platform
+if [ "$runner_os" != Linux ]; then
+  fail 2 "ecs-poc runs on Linux runners only; this runner is $platform. Use runs-on: ubuntu-24.04 (or another Linux runner) for this job."
+fi
+missing=()
+for tool in curl tar; do
+  command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
+done
+if needs_docker; then
+  docker_client=${ECS_POC_DOCKER:-docker}
+  command -v "$docker_client" >/dev/null 2>&1 || missing+=("$docker_client (the image is built and pushed with it)")
+fi
+if [ "${#missing[@]}" -gt 0 ]; then
+  fail 2 "this runner lacks what ecs-poc needs: ${missing[*]}. Install it before this step or use a GitHub-hosted ubuntu runner, which has it."
+fi
 
 # The package version from the action's Cargo.toml ([package] table only).
 cargo_toml_version() {
@@ -106,14 +163,19 @@ sha256_of() {
 }
 
 # Downloads URL to FILE; prints the HTTP status (000 when nothing answered). Never fails by itself so the
-# caller can tell "no such release" (404) from a broken download.
+# caller can tell "no such release" (404) from a broken download. The token goes only to the GitHub server the
+# run belongs to, through curl's config on stdin (never on a command line); curl drops it on a redirect to
+# another host (release assets are served from a storage host).
 fetch() {
-  local url=$1 file=$2 status
+  local url=$1 file=$2 status header=""
   local -a proto=()
-  # Release downloads from github.com never leave HTTPS, redirects included.
+  # Release downloads over HTTPS never leave HTTPS, redirects included.
   case "$url" in https://*) proto=(--proto "=https" --proto-redir "=https") ;; esac
-  status=$(curl --silent --show-error --location --retry 3 --retry-delay 1 --connect-timeout 20 \
-    ${proto[@]+"${proto[@]}"} --output "$file" --write-out '%{http_code}' "$url") || true
+  if [ -n "${ECS_POC_INSTALL_TOKEN:-}" ] && [[ $url == "$server_url"/* ]]; then
+    header="header = \"Authorization: Bearer ${ECS_POC_INSTALL_TOKEN}\""
+  fi
+  status=$(printf '%s\n' "$header" | curl --config - --silent --show-error --location --retry 3 --retry-delay 1 \
+    --connect-timeout 20 ${proto[@]+"${proto[@]}"} --output "$file" --write-out '%{http_code}' "$url") || true
   echo "${status:-000}"
 }
 
@@ -171,7 +233,6 @@ fi
 [[ $version =~ ^[0-9]+\.[0-9]+\.[0-9]+([-+][0-9A-Za-z.+-]+)?$ ]] ||
   fail 2 "version '$version' is not a release version such as 1.2.3 (input 'version' takes 1.2.3 or v1.2.3)"
 
-detect_platform
 if [ -z "$target" ]; then
   if $required; then
     fail 5 "release v$version has no binary for $platform (published: Linux X64, Linux ARM64); leave 'version' empty to build from source"
@@ -182,7 +243,7 @@ fi
 base_url=${ECS_POC_INSTALL_BASE_URL:-}
 if [ -z "$base_url" ]; then
   [ -n "$repository" ] || fail 2 "ECS_POC_INSTALL_REPOSITORY (owner/name of the action) or ECS_POC_INSTALL_BASE_URL must be set"
-  base_url=https://github.com/$repository/releases/download
+  base_url=$server_url/$repository/releases/download
 fi
 base_url=${base_url%/}
 asset=ecs-poc-$version-$target.tar.gz

@@ -6,6 +6,7 @@ import hashlib
 import io
 import json
 import os
+import shutil
 import stat
 import subprocess
 import tarfile
@@ -16,6 +17,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+
+from .tool_releases import SigningKey, make_signing_key
 
 REPO = Path(__file__).resolve().parents[2]
 INSTALL_SCRIPT = REPO / ".github" / "scripts" / "install-ecs-poc.sh"
@@ -33,6 +36,24 @@ def fake_binary(label: str) -> bytes:
 
 
 RELEASE_COMMIT = "c0ffee" * 6 + "c0ff"
+# What a hosted runner has on PATH that the install scripts may use: no terraform, and docker or gpg only on request.
+RUNNER_TOOLS = (
+    "bash", "sh", "env", "curl", "tar", "gzip", "sha256sum", "awk", "sed", "head", "tr", "dirname", "mkdir", "rm",
+    "install", "touch", "unzip", "mktemp", "cat", "grep", "uname", "python3", "cp",
+)  # fmt: skip
+
+
+def runner_path(directory: Path, with_gpg: bool = True, with_docker: bool = False) -> str:
+    """A PATH of one directory of symlinks to the tools a hosted runner has, for tests that take some away."""
+    directory.mkdir(parents=True, exist_ok=True)
+    extra = (*(("gpg",) if with_gpg else ()), *(("docker",) if with_docker else ()))
+    for name in (*RUNNER_TOOLS, *extra):
+        found = shutil.which(name, path="/usr/local/bin:/usr/bin:/bin")
+        assert found, f"{name} is not installed on this machine"
+        link = directory / name
+        if not link.exists():
+            link.symlink_to(found)
+    return str(directory)
 
 
 def release_archive(label: str) -> bytes:
@@ -58,6 +79,7 @@ class ReleaseServer:
 
     files: dict[str, bytes] = field(default_factory=dict)
     requests: list[str] = field(default_factory=list)
+    authorizations: list[str | None] = field(default_factory=list)
     status_override: dict[str, int] = field(default_factory=dict)
     port: int = 0
 
@@ -85,6 +107,7 @@ def release_server() -> Iterator[ReleaseServer]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             server_state.requests.append(self.path)
+            server_state.authorizations.append(self.headers.get("Authorization"))
             status = server_state.status_override.get(self.path)
             body = server_state.files.get(self.path)
             if status is None:
@@ -185,3 +208,18 @@ def runner(tmp_path: Path, release_server: ReleaseServer) -> Runner:
         "ECS_POC_FAKE_RAN_MARKER": str(tmp_path / "ran"),
     }
     return Runner(tmp=tmp_path, env=env, cargo_log=tmp_path / "cargo-calls.jsonl", ran_marker=tmp_path / "ran")
+
+
+@pytest.fixture(scope="session")
+def test_key(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SigningKey]:
+    """Signs the fake terraform releases' checksums in place of HashiCorp's key."""
+    key = make_signing_key(tmp_path_factory.mktemp("keys"))
+    yield key
+    key.close()
+
+
+@pytest.fixture(scope="session")
+def other_key(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SigningKey]:
+    key = make_signing_key(tmp_path_factory.mktemp("other-keys"), name="someone else")
+    yield key
+    key.close()

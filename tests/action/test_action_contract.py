@@ -18,8 +18,9 @@ BINARY_INPUTS = {
     "state-bucket", "stack", "pull-request", "config", "terraform-binary", "wait-timeout", "smoke-check", "force",
     "dry-run", "output",
 }  # fmt: skip
-ACTION_ONLY_INPUTS = {"version"}
-OUTPUTS = {"endpoint", "image", "task-definition-arn", "plan-changes", "stack"}
+ACTION_ONLY_INPUTS = {"version", "terraform-version", "terraform-download-url"}
+BINARY_OUTPUTS = {"endpoint", "image", "task-definition-arn", "plan-changes", "stack"}
+OUTPUTS = BINARY_OUTPUTS | {"changed"}
 # Inputs whose non-empty default would change what the binary does: settings ecs-poc.yml may carry (input > file >
 # default), and `config`, which the binary treats as "must exist" once it is given.
 EMPTY_DEFAULT = {"aws-region", "wait-timeout", "smoke-check", "terraform-binary", "role-duration-seconds", "config"}
@@ -79,9 +80,28 @@ def test_every_binary_input_reaches_the_binary_as_github_would_name_it() -> None
 
 
 def test_outputs_come_from_the_binary_step() -> None:
-    for name, spec in ACTION["outputs"].items():
+    for name in BINARY_OUTPUTS:
+        spec = ACTION["outputs"][name]
         assert spec["value"] == f"${{{{ steps.run.outputs.{name} }}}}"
         assert spec["description"]
+    assert ACTION["outputs"]["changed"]["value"] == "${{ steps.changed.outputs.changed }}"
+
+
+def test_output_descriptions_say_what_they_hold() -> None:
+    assert "Number of resource changes" in ACTION["outputs"]["plan-changes"]["description"]
+    assert "true when plan-changes is above 0" in ACTION["outputs"]["changed"]["description"]
+
+
+def test_the_terraform_step_gets_its_inputs_through_env_and_the_binary_sees_its_directory_first() -> None:
+    steps = {step.get("id"): step for step in ACTION["runs"]["steps"]}
+    assert list(steps)[:3] == ["install", "terraform", "run"]
+    assert steps["terraform"]["env"] == {
+        "ECS_POC_TF_BINARY": "${{ inputs.terraform-binary }}",
+        "ECS_POC_TF_VERSION": "${{ inputs.terraform-version }}",
+        "ECS_POC_TF_BASE_URL": "${{ inputs.terraform-download-url }}",
+    }
+    assert steps["run"]["env"]["ECS_POC_TERRAFORM_DIR"] == "${{ steps.terraform.outputs.dir }}"
+    assert 'PATH="${ECS_POC_TERRAFORM_DIR}:${PATH}"' in steps["run"]["run"]
 
 
 def test_the_installer_gets_the_action_s_own_ref_and_version_through_env() -> None:
@@ -91,6 +111,8 @@ def test_the_installer_gets_the_action_s_own_ref_and_version_through_env() -> No
         "ECS_POC_INSTALL_ACTION_REF": "${{ github.action_ref }}",
         "ECS_POC_INSTALL_REPOSITORY": "${{ github.action_repository }}",
         "ECS_POC_INSTALL_SOURCE_DIR": "${{ github.action_path }}",
+        "ECS_POC_INSTALL_TOKEN": "${{ inputs.github-token }}",
+        "ECS_POC_INSTALL_COMMAND": "${{ inputs.command }}",
     }
     assert ".github/scripts/install-ecs-poc.sh" in install["run"]
 

@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .conftest import REPO, ReleaseServer, Runner
+from .conftest import REPO, ReleaseServer, Runner, runner_path
+from .tool_releases import SigningKey, fake_terraform, release_files
 
 EXPRESSION = re.compile(r"^\$\{\{\s*([A-Za-z_][\w.-]*)\s*\}\}$")
 PACKAGE = REPO / ".github" / "scripts" / "package-release.sh"
@@ -118,11 +119,12 @@ def read_outputs(path: Path) -> dict[str, str]:
 
 RECORDING_BINARY = """#!/usr/bin/env python3
 # Stand-in ecs-poc for the wiring test: records what it was given and answers like the real one.
-import json, os, sys
+import json, os, shutil, sys
 with open(os.environ["ECS_POC_TEST_RECORD"], "w") as f:
-    json.dump({"argv": sys.argv[1:], "env": {k: v for k, v in os.environ.items() if k.startswith("INPUT_")}}, f)
+    inputs = {k: v for k, v in os.environ.items() if k.startswith("INPUT_")}
+    json.dump({"argv": sys.argv[1:], "env": inputs, "terraform": shutil.which("terraform")}, f)
 with open(os.environ["GITHUB_OUTPUT"], "a") as f:
-    f.write("endpoint=http://alb.example/pr-7/\\nimage=repo@sha256:abc\\nstack=pr-7\\nplan-changes=true\\n")
+    f.write("endpoint=http://alb.example/pr-7/\\nimage=repo@sha256:abc\\nstack=pr-7\\nplan-changes=3\\n")
     f.write("task-definition-arn<<EOF_1\\narn:aws:ecs:eu-west-2:123456789012:task-definition/ecs-poc-main-pr-7:3\\nEOF_1\\n")
 """
 
@@ -141,6 +143,16 @@ def composite(tmp_path: Path, runner: Runner) -> CompositeRunner:
     return CompositeRunner(env=env, github=github, tmp=tmp_path)
 
 
+def publish_terraform(composite: CompositeRunner, release_server: ReleaseServer, key: SigningKey) -> dict[str, str]:
+    """A fake terraform release on the local site; returns the inputs and env that point the action at it."""
+    release_server.files.update(release_files("terraform", "1.15.5", fake_terraform("Terraform", "1.15.5"), key))
+    composite.env["ECS_POC_TF_SIGNING_KEY"] = str(key.public)
+    composite.env["RUNNER_TOOL_CACHE"] = str(composite.tmp / "tool-cache")
+    # A hosted runner's PATH: no terraform (make puts the harness's own first on PATH).
+    composite.env["PATH"] = runner_path(composite.tmp / "runner-bin")
+    return {"terraform-version": "1.15.5", "terraform-download-url": f"http://127.0.0.1:{release_server.port}"}
+
+
 def publish_recording_release(tmp_path: Path, release_server: ReleaseServer) -> None:
     binary = tmp_path / "recording-ecs-poc"
     binary.write_text(RECORDING_BINARY)
@@ -154,16 +166,25 @@ def publish_recording_release(tmp_path: Path, release_server: ReleaseServer) -> 
 
 
 def test_inputs_reach_the_binary_and_its_outputs_become_the_action_s(
-    tmp_path: Path, composite: CompositeRunner, release_server: ReleaseServer
+    tmp_path: Path, composite: CompositeRunner, release_server: ReleaseServer, test_key: SigningKey
 ) -> None:
     publish_recording_release(tmp_path, release_server)
+    terraform = publish_terraform(composite, release_server, test_key)
 
     outputs, results = composite.run(
-        {"role-to-assume": "arn:aws:iam::123456789012:role/ecs-poc-main-deploy-preview", "pull-request": "7"}
+        {
+            "role-to-assume": "arn:aws:iam::123456789012:role/ecs-poc-main-deploy-preview",
+            "pull-request": "7",
+            **terraform,
+        }
     )
 
-    assert [r.returncode for r in results] == [0, 0], [r.stderr for r in results]
+    assert [r.returncode for r in results] == [0, 0, 0, 0], [r.stderr for r in results]
     record = json.loads((tmp_path / "record.json").read_text())
+    # The binary finds the terraform the action downloaded and verified first on PATH.
+    assert results[1].outputs["source"] == "download"
+    assert record["terraform"] == results[1].outputs["path"]
+    assert record["terraform"] == str(tmp_path / "tool-cache" / "terraform" / "1.15.5" / "amd64" / "terraform")
     assert record["argv"] == []
     passed = record["env"]
     assert passed["INPUT_ROLE-TO-ASSUME"] == "arn:aws:iam::123456789012:role/ecs-poc-main-deploy-preview"
@@ -175,7 +196,8 @@ def test_inputs_reach_the_binary_and_its_outputs_become_the_action_s(
         "endpoint": "http://alb.example/pr-7/",
         "image": "repo@sha256:abc",
         "task-definition-arn": "arn:aws:ecs:eu-west-2:123456789012:task-definition/ecs-poc-main-pr-7:3",
-        "plan-changes": "true",
+        "plan-changes": "3",
+        "changed": "true",
         "stack": "pr-7",
     }
     # The install step's log says which release it verified; the token never shows up in any step's output.
@@ -246,3 +268,15 @@ def test_force_input_reaches_the_real_binary_s_main_stack_guard(composite: Compo
     assert result.returncode == 2
     assert "refusing to destroy the `main` stack" in result.stderr
     assert "input force: true" in result.stderr
+
+
+@pytest.mark.parametrize(("plan_changes", "changed"), [("0", "false"), ("12", "true"), ("", "")])
+def test_changed_is_derived_from_the_plan_changes_count(
+    composite: CompositeRunner, plan_changes: str, changed: str
+) -> None:
+    composite.steps["run"] = StepResult(0, "", "", {"plan-changes": plan_changes} if plan_changes else {})
+
+    outputs, results = composite.run({}, only={"changed"})
+
+    assert [r.returncode for r in results] == [0]
+    assert outputs["changed"] == changed

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
-from .conftest import RELEASE_COMMIT, REPO, ReleaseServer, Runner
+from .conftest import RELEASE_COMMIT, REPO, ReleaseServer, Runner, runner_path
 
 
 @pytest.mark.parametrize(
@@ -158,13 +159,33 @@ def test_version_that_is_not_a_release_number_is_rejected(runner: Runner) -> Non
     assert "'latest' is not a release version such as 1.2.3" in result.stderr
 
 
-def test_platform_without_a_published_binary_builds_from_source(runner: Runner, release_server: ReleaseServer) -> None:
+@pytest.mark.parametrize(("runner_os", "runner_arch"), [("macOS", "ARM64"), ("Windows", "X64")])
+def test_a_runner_that_is_not_linux_fails_at_once(
+    runner: Runner, release_server: ReleaseServer, runner_os: str, runner_arch: str
+) -> None:
     release_server.publish("1.2.3")
 
-    result = runner.install_and_run(RUNNER_OS="macOS", RUNNER_ARCH="ARM64")
+    result = runner.install_and_run(RUNNER_OS=runner_os, RUNNER_ARCH=runner_arch, GITHUB_ACTIONS="true")
+
+    assert result.returncode == 2
+    assert f"::error title=ecs-poc install::ecs-poc runs on Linux runners only; this runner is {runner_os}" in (
+        result.stderr
+    )
+    assert "runs-on: ubuntu-24.04" in result.stderr
+    assert release_server.requests == []
+    assert runner.cargo_calls() == []
+    assert not runner.ran_marker.exists()
+
+
+def test_a_linux_platform_without_a_published_binary_builds_from_source(
+    runner: Runner, release_server: ReleaseServer
+) -> None:
+    release_server.publish("1.2.3")
+
+    result = runner.install_and_run(RUNNER_ARCH="ARM")
 
     assert result.returncode == 0, result.stderr
-    assert "no release binary is published for macOS ARM64" in result.stderr
+    assert "no release binary is published for Linux ARM" in result.stderr
     assert release_server.requests == []
     assert runner.ran_marker.read_text() == "source-build\n"
 
@@ -202,16 +223,133 @@ def test_source_build_without_cargo_says_what_to_do(runner: Runner) -> None:
     assert "use a released version of the action" in result.stderr
 
 
+def unpacked_action(runner: Runner, owner: str, name: str, ref: str) -> Path:
+    """The action as the runner unpacks it: RUNNER_WORKSPACE/../_actions/OWNER/NAME/REF."""
+    source = runner.tmp / "_work" / "_actions" / owner / name / ref
+    source.mkdir(parents=True)
+    (source / "Cargo.toml").write_text('[package]\nname = "ecs-poc"\nversion = "1.2.3"\n')
+    return source
+
+
 def test_ref_and_repository_are_read_from_the_action_path_when_the_runner_leaves_them_empty(
     runner: Runner, release_server: ReleaseServer
 ) -> None:
     release_server.publish("1.2.3")
-    source = runner.tmp / "_work" / "_actions" / "acme" / "ecs-poc" / "v1.2.3"
-    source.mkdir(parents=True)
-    (source / "Cargo.toml").write_text('[package]\nname = "ecs-poc"\nversion = "1.2.3"\n')
+    source = unpacked_action(runner, "acme", "ecs-poc", "v1.2.3")
+    env = {k: v for k, v in runner.env.items() if k != "ECS_POC_INSTALL_SOURCE_DIR"}
+    runner.env = env
 
-    result = runner.install_and_run(ECS_POC_INSTALL_ACTION_REF="", ECS_POC_INSTALL_SOURCE_DIR=str(source))
+    result = runner.install_and_run(ECS_POC_INSTALL_ACTION_REF="", GITHUB_ACTION_PATH=str(source))
 
     assert result.returncode == 0, result.stderr
-    assert "action ref taken from its path: acme/ecs-poc@v1.2.3" in result.stderr
+    assert "action: acme/ecs-poc@v1.2.3 (from its path)" in result.stderr
     assert runner.ran_marker.read_text() == "1.2.3 x86_64-unknown-linux-gnu\n"
+
+
+def test_inside_a_nested_composite_action_the_path_wins_over_the_outer_action_s_ref(
+    runner: Runner, release_server: ReleaseServer
+) -> None:
+    release_server.publish("1.2.3")
+    source = unpacked_action(runner, "acme", "ecs-poc", "v1.2.3")
+    env = {k: v for k, v in runner.env.items() if k != "ECS_POC_INSTALL_SOURCE_DIR"}
+    runner.env = env
+
+    # github.action_ref / action_repository as a wrapping composite action would leave them: its own, not ours.
+    result = runner.install_and_run(
+        ECS_POC_INSTALL_ACTION_REF="v7",
+        ECS_POC_INSTALL_REPOSITORY="acme/deploy-wrapper",
+        GITHUB_ACTION_PATH=str(source),
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert "the runner says acme/deploy-wrapper@v7, the action's path says acme/ecs-poc@v1.2.3" in result.stderr
+    assert "/releases/download/v1.2.3/sha256.sum" in release_server.requests
+    assert runner.ran_marker.read_text() == "1.2.3 x86_64-unknown-linux-gnu\n"
+
+
+def serve_under_repository(release_server: ReleaseServer, repository: str) -> None:
+    """Makes the published files answer at /OWNER/NAME/releases/download/..., GitHub's own layout."""
+    for path, data in list(release_server.files.items()):
+        release_server.files[f"/{repository}{path}"] = data
+
+
+def test_downloads_come_from_the_run_s_github_server_with_its_token(
+    runner: Runner, release_server: ReleaseServer
+) -> None:
+    release_server.publish("1.2.3")
+    serve_under_repository(release_server, "acme/ecs-poc")
+    env = {k: v for k, v in runner.env.items() if k != "ECS_POC_INSTALL_BASE_URL"}
+    runner.env = env
+
+    result = runner.install_and_run(
+        GITHUB_SERVER_URL=f"http://127.0.0.1:{release_server.port}",
+        ECS_POC_INSTALL_REPOSITORY="acme/ecs-poc",
+        ECS_POC_INSTALL_TOKEN="ghs_enterprise-token",
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert "/acme/ecs-poc/releases/download/v1.2.3/ecs-poc-1.2.3-x86_64-unknown-linux-gnu.tar.gz" in (
+        release_server.requests
+    )
+    assert set(release_server.authorizations) == {"Bearer ghs_enterprise-token"}
+    assert "ghs_enterprise-token" not in result.stderr + result.stdout
+
+
+def test_the_token_is_never_sent_to_a_mirror(runner: Runner, release_server: ReleaseServer) -> None:
+    release_server.publish("1.2.3")
+
+    result = runner.install_and_run(
+        GITHUB_SERVER_URL="https://github.example.com", ECS_POC_INSTALL_TOKEN="ghs_enterprise-token"
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert release_server.requests and set(release_server.authorizations) == {None}
+
+
+@pytest.mark.parametrize(
+    ("command", "event", "action", "needs_docker"),
+    [
+        ("", "pull_request", "opened", True),
+        ("", "push", "", True),
+        ("deploy", "workflow_dispatch", "", True),
+        ("", "pull_request", "closed", False),
+        ("destroy", "workflow_dispatch", "", False),
+        ("", "schedule", "", False),
+    ],
+)
+def test_a_runner_without_docker_gets_one_line_naming_it_when_the_run_builds_an_image(
+    runner: Runner, release_server: ReleaseServer, command: str, event: str, action: str, needs_docker: bool
+) -> None:
+    release_server.publish("1.2.3")
+    event_file = runner.tmp / "event.json"
+    event_file.write_text(f'{{"action": "{action}", "number": 7}}' if action else "{}")
+
+    result = runner.install_and_run(
+        PATH=runner_path(runner.tmp / "runner-bin-without-docker"),
+        ECS_POC_INSTALL_COMMAND=command,
+        GITHUB_EVENT_NAME=event,
+        GITHUB_EVENT_PATH=str(event_file),
+        GITHUB_ACTIONS="true",
+    )
+
+    if needs_docker:
+        assert result.returncode == 2
+        errors = [line for line in result.stderr.splitlines() if line.startswith("::error")]
+        expected = (
+            "::error title=ecs-poc install::this runner lacks what ecs-poc needs: docker (the image is built and pushed"
+            " with it). Install it before this step or use a GitHub-hosted ubuntu runner, which has it."
+        )
+        assert errors == [expected]
+        assert release_server.requests == []
+    else:
+        assert result.returncode == 0, result.stderr
+
+
+def test_a_runner_with_docker_deploys(runner: Runner, release_server: ReleaseServer) -> None:
+    release_server.publish("1.2.3")
+
+    result = runner.install_and_run(
+        PATH=runner_path(runner.tmp / "runner-bin-with-docker", with_docker=True), ECS_POC_INSTALL_COMMAND="deploy"
+    )
+
+    assert result.returncode == 0, result.stderr

@@ -34,12 +34,14 @@ def terraform_binary() -> str:
 
 
 def copy_tree(dest: Path) -> Path:
-    """Copy terraform/ without local state or provider directories; return the copy's root."""
+    """Copy terraform/ without local state or provider directories; return the copy's root.
+
+    The roots' committed .terraform.lock.hcl files are copied: every init here installs the provider they pin."""
     target = dest / "terraform"
     shutil.copytree(
         TERRAFORM_SRC,
         target,
-        ignore=shutil.ignore_patterns(".terraform", "*.tfstate", "*.tfstate.*", ".terraform.lock.hcl", "*.tfvars"),
+        ignore=shutil.ignore_patterns(".terraform", "*.tfstate", "*.tfstate.*", "*.tfvars"),
     )
     return target
 

@@ -68,11 +68,38 @@ def validated_copy(tmp_path_factory: pytest.TempPathFactory, provider_available:
     return copy_tree(tmp_path_factory.mktemp("validate"))
 
 
+STATE_ROOTS = ("bootstrap", "stacks/shared", "stacks/preview")
+PINNED_AWS = "~> 5.100"
+
+
+@pytest.mark.parametrize("root", STATE_ROOTS)
+def test_each_root_pins_the_tested_provider_and_commits_its_lock_file(root: str) -> None:
+    versions = (TERRAFORM_SRC / root / "versions.tf").read_text()
+    assert re.search(r'source\s*=\s*"hashicorp/aws"\s*\n\s*version\s*=\s*"~> 5\.100"', versions), versions
+    lock = TERRAFORM_SRC / root / ".terraform.lock.hcl"
+    assert lock.is_file(), f"{lock} missing: terraform providers lock -fs-mirror=/opt/tf-plugins -platform=linux_amd64"
+    tracked = subprocess.run(["git", "ls-files", "--error-unmatch", str(lock)], cwd=TERRAFORM_SRC,
+                             capture_output=True, text=True, check=False)
+    assert tracked.returncode == 0, f"{lock} is not committed (ignored?): {tracked.stderr}"
+    text = lock.read_text()
+    block = re.search(r'provider "registry\.terraform\.io/hashicorp/aws" \{(.*?)^\}', text, re.MULTILINE | re.DOTALL)
+    assert block, text
+    assert re.search(r'version\s*=\s*"5\.100\.\d+"', block.group(1)), block.group(1)
+    assert PINNED_AWS in block.group(1)
+    assert re.search(r'"h1:[A-Za-z0-9+/=]{44}"', block.group(1)), "no h1: hash for linux_amd64"
+
+
+def init_args(root: str) -> list[str]:
+    """A root's init must install exactly what its committed lock file records (readonly: any drift fails)."""
+    args = ["init", "-backend=false", "-input=false", "-no-color"]
+    return [*args, "-lockfile=readonly"] if root in STATE_ROOTS else args
+
+
 @pytest.mark.parametrize("root", ROOTS)
 def test_validate_without_warnings(root: str, validated_copy: Path) -> None:
     env = {**terraform_env(), "PATH": "/usr/bin:/bin"}
     tf = terraform_binary()
-    init = subprocess.run([tf, f"-chdir={validated_copy / root}", "init", "-backend=false", "-input=false", "-no-color"],
+    init = subprocess.run([tf, f"-chdir={validated_copy / root}", *init_args(root)],
                           capture_output=True, text=True, env=env, check=False)
     assert init.returncode == 0, init.stdout + init.stderr
     proc = subprocess.run([tf, f"-chdir={validated_copy / root}", "validate", "-json", "-no-color"],
