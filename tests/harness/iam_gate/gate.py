@@ -351,8 +351,7 @@ class IamGate:
                 return None
             policies = self.policies(principal.role_name)
             if policies.reads_resource_tags:
-                asked = [with_resource_tags(q, self.moto_endpoint) for q in asked]
-                asked = [q for split in asked for q in split]
+                asked = [one for q in asked for one in with_resource_tags(q, self.moto_endpoint)]
             for question in asked:
                 decision = evaluate(policies.identity, policies.boundary, question)
                 if not decision.allowed:
