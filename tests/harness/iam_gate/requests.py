@@ -274,6 +274,10 @@ def _ecs_task_definition(call: Call, value: str) -> str:
     return call.arn(f"task-definition/{value if ':' in value else value + ':*'}")
 
 
+def _ecs_capacity_provider(call: Call, name: str) -> str:
+    return name if name.startswith("arn:") else call.arn(f"capacity-provider/{name}")
+
+
 def _ecs(call: Call) -> list[str]:
     op = call.operation
     if call.params.get("cluster") is not None or op in (
@@ -281,6 +285,12 @@ def _ecs(call: Call) -> list[str]:
         "RunTask", "StartTask", "StopTask", "ListServices",
     ):
         call.context["ecs:cluster"] = [_ecs_cluster(call)]
+    strategy = call.params.get("capacityProviderStrategy")
+    if isinstance(strategy, list) and strategy:
+        call.context["ecs:capacity-provider"] = [
+            _ecs_capacity_provider(call, str(s.get("capacityProvider", ""))) for s in strategy if isinstance(s, dict)]
+    if op in ("CreateService", "UpdateService", "RunTask", "StartTask") and call.p("taskDefinition"):
+        call.context["ecs:task-definition"] = [_ecs_task_definition(call, call.p("taskDefinition"))]
     if op == "CreateService":
         return [_ecs_service(call, call.p("serviceName"))]
     if op in ("UpdateService", "DeleteService"):

@@ -182,3 +182,13 @@ def test_only_the_resource_types_iam_checks_are_asked() -> None:
     assert profile.action == "iam:AddRoleToInstanceProfile"
     assert profile.resources == (f"arn:aws:iam::{ACCOUNT}:instance-profile/app-dev-instance",)
     assert passed.action == "iam:PassRole" and passed.resources == (f"arn:aws:iam::{ACCOUNT}:role/app-dev-instance",)
+
+
+def test_ecs_run_task_carries_cluster_capacity_provider_and_task_definition() -> None:
+    [q] = ask("ecs", "run_task", cluster="app-dev", taskDefinition="app-dev-pr-3:2",
+              capacityProviderStrategy=[{"capacityProvider": "app-dev"}])
+    assert q.action == "ecs:RunTask"
+    assert q.resources == (f"arn:aws:ecs:{REGION}:{ACCOUNT}:task-definition/app-dev-pr-3:2",)
+    assert q.context["ecs:cluster"] == [f"arn:aws:ecs:{REGION}:{ACCOUNT}:cluster/app-dev"]
+    assert q.context["ecs:capacity-provider"] == [f"arn:aws:ecs:{REGION}:{ACCOUNT}:capacity-provider/app-dev"]
+    assert q.context["ecs:task-definition"] == [f"arn:aws:ecs:{REGION}:{ACCOUNT}:task-definition/app-dev-pr-3:2"]
