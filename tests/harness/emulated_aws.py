@@ -134,7 +134,7 @@ class EmulatedAws:
         else:
             raise RuntimeError(f"{last_error}; log: {self.log_path}")
         self.iam_gate = IamGate(self.moto_endpoint, ACCOUNT_ID, self.iam_gate_mode, self.iam_gate_log)
-        self._proxy = FidelityProxy(self.moto_port, iam_gate=self.iam_gate).start()
+        self._proxy = FidelityProxy(self.moto_port, gate=self.iam_gate).start()
         print(f"IAM gate: {self.iam_gate_mode}; refusals logged to {self.iam_gate_log}", file=sys.stderr, flush=True)
         return self
 

@@ -24,9 +24,9 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from tests.harness import iam_gate as gating
 from tests.harness.ecr_bridge import EcrBridge
 from tests.harness.faults import Faults
-from tests.harness.iam_gate.gate import IamGate
 
 _CREATE_ZONE_PATH = re.compile(r"^/2013-04-01/hostedzone/?(\?.*)?$")
 _HOP_BY_HOP = {
@@ -142,7 +142,7 @@ class _Handler(BaseHTTPRequestHandler):
     ecs_memory: EcsServiceMemory
     ecr_bridge: EcrBridge | None = None
     faults: Faults | None = None
-    iam_gate: IamGate | None = None
+    iam_gate: gating.IamGate | None = None
 
     def log_message(self, format: str, *args: object) -> None:
         """Quiet: moto keeps its own request log."""
@@ -238,9 +238,9 @@ class FidelityProxy:
     """Runs the proxy on a free loopback port in a daemon thread."""
 
     def __init__(self, upstream_port: int, host: str = "127.0.0.1", region: str = "eu-west-2",
-                 iam_gate: IamGate | None = None) -> None:
+                 gate: gating.IamGate | None = None) -> None:
         self.faults = Faults()
-        self.iam_gate = iam_gate
+        self.iam_gate = gate
         self.ecs_memory = EcsServiceMemory()
         bridge = EcrBridge(f"http://127.0.0.1:{upstream_port}", region)
         handler = type(
@@ -251,7 +251,7 @@ class FidelityProxy:
                 "ecr_bridge": bridge,
                 "faults": self.faults,
                 "ecs_memory": self.ecs_memory,
-                "iam_gate": iam_gate,
+                "iam_gate": gate,
             },
         )
         self._server = ThreadingHTTPServer((host, 0), handler)
