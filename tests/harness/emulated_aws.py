@@ -162,6 +162,10 @@ class EmulatedAws:
                 proc.wait()
 
     def stop(self) -> None:
+        if self.iam_gate is not None:
+            print(f"IAM gate ({self.iam_gate_mode}): {self.iam_gate.checked} requests of deploy-role sessions checked, "
+                  f"{self.iam_gate.refused} refusals logged to {self.iam_gate_log}", file=sys.stderr, flush=True)
+            self.iam_gate = None
         if self._proxy is not None:
             self._proxy.stop()
             self._proxy = None

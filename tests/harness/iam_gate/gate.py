@@ -107,6 +107,9 @@ class IamGate:
         self._quota_lock = threading.Lock()
         self._pending_inline: dict[str, dict[str, int]] = {}
         self._pending_attach: dict[str, set[str]] = {}
+        # Requests of deploy-role sessions decided, and how many of them were (or would be) refused.
+        self.checked = 0
+        self.refused = 0
 
     # -- state -------------------------------------------------------------------------------------------
     def forget(self) -> None:
@@ -212,6 +215,8 @@ class IamGate:
         principal = self.principal(who.access_key)
         if principal is None:
             return None
+        with self._lock:
+            self.checked += 1
         return self._check_principal(principal, method, path, headers, body, who)
 
     def observe(self, method: str, path: str, headers: Mapping[str, str], body: bytes, status: int,
@@ -394,12 +399,13 @@ class IamGate:
         return errors.render(service, "", message, 403, target)
 
     def _log(self, principal: str, action: str, resource: str, reason: str) -> None:
-        if self.log_path is None:
-            return
         entry = {"time": time.time(), "mode": self.mode, "principal": principal, "action": action,
                  "resource": resource, "reason": reason}
-        with self._lock, open(self.log_path, "a", encoding="utf-8") as log:
-            log.write(json.dumps(entry) + "\n")
+        with self._lock:
+            self.refused += 1
+            if self.log_path is not None:
+                with open(self.log_path, "a", encoding="utf-8") as log:
+                    log.write(json.dumps(entry) + "\n")
 
 
 # -- helpers -----------------------------------------------------------------------------------------------

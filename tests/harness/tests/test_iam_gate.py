@@ -229,3 +229,13 @@ def test_resource_tags_are_read_from_the_emulator_for_conditions(aws: EmulatedAw
     assert error["Code"] == "UnauthorizedOperation" and f"vpc/{theirs}" in error["Message"]
     left = {v["VpcId"] for v in ec2.describe_vpcs()["Vpcs"]}
     assert theirs in left and ours not in left
+
+
+def test_gate_counts_what_it_checked_and_refused(aws: EmulatedAws) -> None:
+    gate = aws.iam_gate
+    assert gate is not None
+    before_checked, before_refused = gate.checked, gate.refused
+    ecs = preview(aws).client("ecs")
+    ecs.create_cluster(clusterName="shop-pr-2")
+    error_of(lambda: ecs.create_cluster(clusterName="shop-main"))
+    assert (gate.checked - before_checked, gate.refused - before_refused) == (2, 1)
