@@ -164,7 +164,7 @@ def questions(call: Call) -> Built:
         extra = special(call)
     if not actions.known(call.action):
         raise Unmapped(f"{call.action} is not in AWS's table of IAM actions")
-    builder = _BUILDERS.get(call.action) or _SERVICE_BUILDERS.get(call.service)
+    builder = _SERVICE_BUILDERS.get(call.service)
     resources: Sequence[str] = builder(call) if builder is not None else []
     read_only = actions.is_read_only(call.action)
     if not actions.takes_resource(call.action):
@@ -247,9 +247,6 @@ def _ec2(call: Call) -> list[str]:
     created = _EC2_CREATES.get(call.operation)
     if created:
         found.insert(0, call.arn(f"{created}/*"))
-    if not found and actions.takes_resource(call.action) and not actions.is_read_only(call.action):
-        # e.g. Describe* with no ids, or a call about the account
-        return []
     return found
 
 
@@ -513,7 +510,6 @@ _SERVICE_BUILDERS: dict[str, Builder] = {
     "ssm": _ssm,
     "sts": _sts,
 }
-_BUILDERS: dict[str, Builder] = {}
 _SPECIAL: dict[str, Callable[[Call], Built]] = {
     "ecs:RegisterTaskDefinition": _ecs_pass_role,
     "ecs:RunTask": _ecs_pass_role,
