@@ -7,6 +7,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+import boto3
 import botocore.exceptions
 import pytest
 
@@ -239,3 +240,26 @@ def test_gate_counts_what_it_checked_and_refused(aws: EmulatedAws) -> None:
     ecs.create_cluster(clusterName="shop-pr-2")
     error_of(lambda: ecs.create_cluster(clusterName="shop-main"))
     assert (gate.checked - before_checked, gate.refused - before_refused) == (2, 1)
+
+
+def test_role_chaining_needs_the_callers_allow_and_the_targets_trust(aws: EmulatedAws) -> None:
+    target = f"arn:aws:iam::{ACCOUNT_ID}:role/shop-shared"
+    sts = preview(aws).client("sts")
+    no_allow = error_of(lambda: sts.assume_role(RoleArn=target, RoleSessionName="chain"))
+    assert no_allow["Code"] == "AccessDenied" and "sts:AssumeRole on resource: " + target in no_allow["Message"]
+    aws.client("iam").put_role_policy(RoleName="shop-preview", PolicyName="chain", PolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": target}]}))
+    # Allowed by the caller's policy, but the target trusts only GitHub's tokens for the default branch.
+    not_trusted = error_of(lambda: sts.assume_role(RoleArn=target, RoleSessionName="chain"))
+    assert not_trusted["Code"] == "AccessDenied"
+    assert [d["reason"] for d in denials(aws)][-1] == "trust policy does not allow the caller"
+    aws.client("iam").update_assume_role_policy(RoleName="shop-shared", PolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {
+            "AWS": f"arn:aws:iam::{ACCOUNT_ID}:role/shop-preview"}}]}))
+    creds = sts.assume_role(RoleArn=target, RoleSessionName="chain")["Credentials"]
+    chained = boto3.client("ecs", region_name=aws.region, endpoint_url=aws.endpoint,
+                           aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
+                           aws_session_token=creds["SessionToken"])
+    # The chained session is known to the gate and held to shop-shared's policies (none).
+    denied = error_of(lambda: chained.create_cluster(clusterName="shop-pr-9"))
+    assert "assumed-role/shop-shared/chain is not authorized to perform: ecs:CreateCluster" in denied["Message"]
