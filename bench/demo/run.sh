@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# The demo and rerun benchmark (bench/README.md, "demo and rerun"): wall time of `make demo` and of
+# the pipeline's three kinds of run (push to main, pull request, no-change rerun of the pull
+# request) for two commits of this repository, side by side on the same machine in one go.
+#
+# Usage: bench/demo/run.sh BEFORE_REF [AFTER_REF]   (default AFTER_REF: this working tree, as it is)
+#   env: BENCH_ROUNDS (1): rounds of each measure, taken alternately before/after;
+#        BENCH_LOCK (/tmp/ecs-poc-registry.lock): taken around each run that uses the shared
+#        Docker engine and registry.
+# Each commit runs from its own local clone (git clone --shared) with its own debug build, built
+# before any timing starts; caches (venvs, terraform, base image) are warm and shared.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+here=$PWD
+before_ref=${1:?usage: bench/demo/run.sh BEFORE_REF [AFTER_REF]}
+after_ref=${2:-}
+rounds=${BENCH_ROUNDS:-1}
+lock=${BENCH_LOCK:-/tmp/ecs-poc-registry.lock}
+cache=${ECS_POC_CACHE:-$HOME/.cache/ecs-poc}
+py=$cache/venv/bin/python
+out=$cache/bench-demo
+mkdir -p "$out"
+scratch=$(mktemp -d "${TMPDIR:-/tmp}/ecs-poc-bench-demo.XXXXXX")
+trap 'rm -rf "$scratch"' EXIT
+
+clone() {  # clone NAME REF -> directory of a checkout of REF
+  local dir=$scratch/$1
+  git clone --quiet --shared "$here" "$dir"
+  git -C "$dir" checkout --quiet --detach "$2"
+  echo "$dir"
+}
+
+before=$(clone before "$before_ref")
+if [ -n "$after_ref" ]; then after=$(clone after "$after_ref"); else after=$here; fi
+declare -A dirs=([before]=$before [after]=$after)
+# One target dir for both: only this crate recompiles when a side's src/ differs. Each measured run
+# is preceded by an untimed build of its side, so the `build` step inside `make demo` is a no-op.
+target=${CARGO_TARGET_DIR:-$cache/target}
+build() { CARGO_TARGET_DIR=$target make -C "${dirs[$1]}" --no-print-directory build >>"$out/build-$1.log" 2>&1; }
+
+exec 8>"$lock"
+echo "## run $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+for side in before after; do
+  echo "$side: $(git -C "${dirs[$side]}" log -1 --format='%h %s')$([ "${dirs[$side]}" = "$here" ] && ! git diff --quiet HEAD && echo ' (+ uncommitted changes)')"
+  : >"$out/build-$side.log"
+done
+
+for round in $(seq "$rounds"); do
+  for side in before after; do
+    log=$out/demo-$side-$round.log
+    build "$side"
+    flock 8  # the clock starts once the shared engine and registry are ours
+    start=$(date +%s.%N)
+    CARGO_TARGET_DIR=$target make -C "${dirs[$side]}" --no-print-directory demo >"$log" 2>&1
+    end=$(date +%s.%N)
+    flock -u 8
+    runs=$(grep -oE '^(deploy main|deploy pr-1|destroy pr-1): ok in [0-9]+ s' "$log" | sed 's/: ok in /=/' | paste -sd, -)
+    printf 'demo %s round %s: %.0f s (%s)\n' "$side" "$round" "$(echo "$end - $start" | bc)" "$runs"
+  done
+  for side in before after; do
+    # Push to main, pull request, no-change rerun, in the e2e world of that side's clone.
+    build "$side"
+    flock 8
+    CARGO_TARGET_DIR=$target PYTHONPATH=${dirs[$side]} \
+      "$py" bench/demo/runs.py >"$out/runs-$side-$round.json" 2>"$out/runs-$side-$round.log"
+    flock -u 8
+    printf 'runs %s round %s: %s\n' "$side" "$round" "$(cat "$out/runs-$side-$round.json")"
+  done
+done
+echo "logs: $out"
