@@ -32,6 +32,7 @@ def world() -> Iterator[World]:
     w = start_world()
     try:
         yield w
+        w.finish_bootstrap()
     finally:
         w.stop()
         # The runs' logs stay only when asked for (ECS_POC_KEEP_E2E=1), for a look after a failure.

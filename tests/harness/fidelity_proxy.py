@@ -26,6 +26,7 @@ from typing import Any
 
 from tests.harness.ecr_bridge import EcrBridge
 from tests.harness.faults import Faults
+from tests.harness.settle import settled
 
 _CREATE_ZONE_PATH = re.compile(r"^/2013-04-01/hostedzone/?(\?.*)?$")
 _HOP_BY_HOP = {
@@ -206,6 +207,7 @@ class _Handler(BaseHTTPRequestHandler):
             data = resp.read()
             if ecs_operation and resp.status == 200:
                 data = self.ecs_memory.rewrite(ecs_operation, data)
+            data = settled(self.command, self.path, data)
             self.send_response_only(resp.status, resp.reason)
             for key, value in resp.getheaders():
                 if key.lower() not in _HOP_BY_HOP:
