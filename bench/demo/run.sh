@@ -5,8 +5,8 @@
 #
 # Usage: bench/demo/run.sh BEFORE_REF [AFTER_REF]   (default AFTER_REF: this working tree, as it is)
 #   env: BENCH_ROUNDS (1): rounds of each measure, taken alternately before/after;
-#        BENCH_LOCK (/tmp/ecs-poc-registry.lock): taken around each run that uses the shared
-#        Docker engine and registry.
+#        BENCH_LOCK (/tmp/ecs-poc-registry.lock): held for the whole benchmark, which uses the
+#        shared Docker engine and registry throughout (about 15 min for one round).
 # Each commit runs from its own local clone (git clone --shared) with its own debug build, built
 # before any timing starts; caches (venvs, terraform, base image) are warm and shared.
 set -euo pipefail
@@ -34,11 +34,15 @@ before=$(clone before "$before_ref")
 if [ -n "$after_ref" ]; then after=$(clone after "$after_ref"); else after=$here; fi
 declare -A dirs=([before]=$before [after]=$after)
 # One target dir for both: only this crate recompiles when a side's src/ differs. Each measured run
-# is preceded by an untimed build of its side, so the `build` step inside `make demo` is a no-op.
+# is preceded by an untimed build (and virtualenv check) of its side, so those steps inside the
+# measured `make demo` are no-ops.
 target=${CARGO_TARGET_DIR:-$cache/target}
-build() { CARGO_TARGET_DIR=$target make -C "${dirs[$1]}" --no-print-directory build >>"$out/build-$1.log" 2>&1; }
+build() { CARGO_TARGET_DIR=$target make -C "${dirs[$1]}" --no-print-directory build setup-python >>"$out/build-$1.log" 2>&1; }
 
 exec 8>"$lock"
+waited=$(date +%s)
+flock 8
+echo "lock held after $(( $(date +%s) - waited )) s of waiting" >&2
 echo "## run $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 for side in before after; do
   echo "$side: $(git -C "${dirs[$side]}" log -1 --format='%h %s')$([ "${dirs[$side]}" = "$here" ] && ! git diff --quiet HEAD && echo ' (+ uncommitted changes)')"
@@ -49,21 +53,17 @@ for round in $(seq "$rounds"); do
   for side in before after; do
     log=$out/demo-$side-$round.log
     build "$side"
-    flock 8  # the clock starts once the shared engine and registry are ours
     start=$(date +%s.%N)
     CARGO_TARGET_DIR=$target make -C "${dirs[$side]}" --no-print-directory demo >"$log" 2>&1
     end=$(date +%s.%N)
-    flock -u 8
     runs=$(grep -oE '^(deploy main|deploy pr-1|destroy pr-1): ok in [0-9]+ s' "$log" | sed 's/: ok in /=/' | paste -sd, -)
     printf 'demo %s round %s: %.0f s (%s)\n' "$side" "$round" "$(echo "$end - $start" | bc)" "$runs"
   done
   for side in before after; do
     # Push to main, pull request, no-change rerun, in the e2e world of that side's clone.
     build "$side"
-    flock 8
     CARGO_TARGET_DIR=$target PYTHONPATH=${dirs[$side]} \
       "$py" bench/demo/runs.py >"$out/runs-$side-$round.json" 2>"$out/runs-$side-$round.log"
-    flock -u 8
     printf 'runs %s round %s: %s\n' "$side" "$round" "$(cat "$out/runs-$side-$round.json")"
   done
 done
