@@ -5,6 +5,7 @@
 #
 # Usage: bench/demo/run.sh BEFORE_REF [AFTER_REF]   (default AFTER_REF: this working tree, as it is)
 #   env: BENCH_ROUNDS (1): rounds of each measure, taken alternately before/after;
+#        BENCH_MEASURES ("demo runs"): which of the two to take;
 #        BENCH_LOCK (/tmp/ecs-poc-registry.lock): held for the whole benchmark, which uses the
 #        shared Docker engine and registry throughout (about 15 min for one round).
 # Each commit runs from its own local clone (git clone --shared) with its own debug build, built
@@ -15,6 +16,7 @@ here=$PWD
 before_ref=${1:?usage: bench/demo/run.sh BEFORE_REF [AFTER_REF]}
 after_ref=${2:-}
 rounds=${BENCH_ROUNDS:-1}
+measures=${BENCH_MEASURES:-demo runs}
 lock=${BENCH_LOCK:-/tmp/ecs-poc-registry.lock}
 cache=${ECS_POC_CACHE:-$HOME/.cache/ecs-poc}
 py=$cache/venv/bin/python
@@ -51,6 +53,7 @@ done
 
 for round in $(seq "$rounds"); do
   for side in before after; do
+    [[ " $measures " == *" demo "* ]] || continue
     log=$out/demo-$side-$round.log
     build "$side"
     start=$(date +%s.%N)
@@ -60,11 +63,13 @@ for round in $(seq "$rounds"); do
     printf 'demo %s round %s: %.0f s (%s)\n' "$side" "$round" "$(echo "$end - $start" | bc)" "$runs"
   done
   for side in before after; do
-    # Push to main, pull request, no-change rerun, in the e2e world of that side's clone.
+    [[ " $measures " == *" runs "* ]] || continue
+    # Push to main, pull request, no-change rerun, in the e2e world of that side's clone. From
+    # that clone's directory: `python -m` (the moto server) puts the working directory first.
     build "$side"
-    CARGO_TARGET_DIR=$target PYTHONPATH=${dirs[$side]} \
-      "$py" bench/demo/runs.py >"$out/runs-$side-$round.json" 2>"$out/runs-$side-$round.log"
-    printf 'runs %s round %s: %s\n' "$side" "$round" "$(cat "$out/runs-$side-$round.json")"
+    (cd "${dirs[$side]}" && CARGO_TARGET_DIR=$target PYTHONPATH=${dirs[$side]} \
+      "$py" "$here/bench/demo/runs.py" >"$out/runs-$side-$round.out" 2>"$out/runs-$side-$round.log")
+    printf 'runs %s round %s: %s\n' "$side" "$round" "$(tail -n 1 "$out/runs-$side-$round.out")"
   done
 done
 echo "logs: $out"

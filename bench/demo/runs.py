@@ -3,7 +3,7 @@ main, a pull request deploy, and a no-change rerun of that pull request, with th
 terraform stage time and the plan summary of each stack.
 
 Usage: PYTHONPATH=CLONE python bench/demo/runs.py   (CLONE: the checkout whose harness and binary run)
-Prints one JSON line.
+Prints one JSON line, last.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from tests.e2e.world import start_world
 
 MAIN_SHA = "b" * 40
 PR_SHA = "c" * 40
-_TERRAFORM_STAGE = re.compile(r"stage terraform: ok in ([0-9.]+) s \(([^)]*)\)")
+_TERRAFORM_STAGE = re.compile(r"stage terraform: ok in ([0-9.]+) s \((.*)\)$", re.MULTILINE)
 
 
 def main() -> int:
