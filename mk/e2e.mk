@@ -4,6 +4,7 @@
 TEST_TARGETS_LAST += test-e2e
 LINT_TARGETS += lint-e2e
 E2E_PY := tests/e2e tests/harness/ecr_bridge.py tests/harness/faults.py
+E2E_PY += tests/harness/settle.py tests/harness/moto_fidelity.py bench/demo/runs.py
 
 .PHONY: test-e2e demo e2e-deps lint-e2e
 

@@ -27,6 +27,7 @@ from typing import Any
 from tests.harness import iam_gate as gating
 from tests.harness.ecr_bridge import EcrBridge
 from tests.harness.faults import Faults
+from tests.harness.settle import settled
 
 _CREATE_ZONE_PATH = re.compile(r"^/2013-04-01/hostedzone/?(\?.*)?$")
 _HOP_BY_HOP = {
@@ -215,6 +216,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self.iam_gate.observe(self.command, self.path, dict(self.headers.items()), body, resp.status, data)
             if ecs_operation and resp.status == 200:
                 data = self.ecs_memory.rewrite(ecs_operation, data)
+            data = settled(self.command, self.path, data)
             self.send_response_only(resp.status, resp.reason)
             for key, value in resp.getheaders():
                 if key.lower() not in _HOP_BY_HOP:

@@ -17,6 +17,8 @@ kept here per scalable target ARN, as the API does.
 `force_destroy` does on teardown, gets a 500 retried forever. A delete marker holds no data:
 disposing of it is a no-op.
 
+Two EC2 answers are corrected in `moto_fidelity` (launch template tags, group-rule descriptions).
+
 Nothing else is changed.
 """
 
@@ -26,6 +28,8 @@ import json
 import sys
 import threading
 from typing import Any
+
+from tests.harness import moto_fidelity
 
 
 def secure_transport_excludes(statement: dict[str, Any]) -> bool:
@@ -105,6 +109,7 @@ def _patch_delete_marker() -> None:
 
 
 def main() -> None:
+    moto_fidelity.apply()
     _patch()
     _patch_autoscaling_tags()
     _patch_delete_marker()

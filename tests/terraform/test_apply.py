@@ -487,6 +487,13 @@ def test_reapplying_a_preview_changes_nothing(deployed: Deployment) -> None:
     assert proc.returncode == 0, f"second plan of {stack} is not empty:\n{proc.stdout[-3000:]}{proc.stderr[-2000:]}"
 
 
+def test_replanning_the_shared_stack_changes_nothing(deployed: Deployment) -> None:
+    """Every pull request plans the shared stack for its comment: unchanged, that plan must be empty."""
+    proc = deployed.runner.run("shared-replan", "stacks/shared", "plan", "-detailed-exitcode", "-input=false", "-no-color",
+                               f"-var=repository={REPOSITORY}", "-var=ecr_force_delete=true", check=False)
+    assert proc.returncode == 0, f"second plan of the shared stack is not empty:\n{proc.stdout[-3000:]}{proc.stderr[-2000:]}"
+
+
 # Teardown (last: these change what the checks above look at) --------------------------------
 
 

@@ -10,7 +10,9 @@ from pathlib import Path
 
 from tests.harness.emulated_aws import EmulatedAws, aws_env
 from tests.harness.fidelity_proxy import EcsServiceMemory, mark_private_zone
+from tests.harness.moto_fidelity import rule_description, version_data_without_template_tags
 from tests.harness.moto_server import secure_transport_excludes
+from tests.harness.settle import settled
 from tests.harness.terraform_env import cli_config_text
 from tests.terraform.stacks import terraform_binary
 
@@ -111,3 +113,60 @@ def test_ecs_service_settings_moto_drops_are_returned() -> None:
     assert "networkConfiguration" not in service and "launchType" not in service
     other = json.loads(memory.rewrite("DescribeServices", body.replace(b"s1", b"s2")))["services"][0]
     assert "deploymentConfiguration" not in other, "settings must not leak to another service"
+
+
+def test_route53_change_answers_lose_only_their_pending_change() -> None:
+    created = (b'<CreateHostedZoneResponse><HostedZone><Id>/hostedzone/Z1</Id></HostedZone>'
+               b'<ChangeInfo><Id>/change/C1</Id><Status>PENDING</Status></ChangeInfo></CreateHostedZoneResponse>')
+    assert settled("POST", "/2013-04-01/hostedzone", created) == (
+        b"<CreateHostedZoneResponse><HostedZone><Id>/hostedzone/Z1</Id></HostedZone></CreateHostedZoneResponse>")
+    status = b"<GetChangeResponse><ChangeInfo><Id>C1</Id><Status>INSYNC</Status></ChangeInfo></GetChangeResponse>"
+    assert settled("GET", "/2013-04-01/change/C1", status) == status
+    assert settled("POST", "/", created) == created, "only Route 53 answers are touched"
+
+
+def test_launch_template_data_keeps_the_tags_of_what_it_launches() -> None:
+    instance = {"ResourceType": "instance", "Tags": [{"Key": "Name", "Value": "i"}]}
+    template = {"ResourceType": "launch-template", "Tags": [{"Key": "Stack", "Value": "shared"}]}
+    data = {"ImageId": "ami-1", "TagSpecifications": [instance, template]}
+    assert version_data_without_template_tags(data) == {"ImageId": "ami-1", "TagSpecifications": [instance]}
+    assert version_data_without_template_tags({"ImageId": "ami-1"}) == {"ImageId": "ami-1"}
+
+
+def test_rule_description_comes_from_its_peer_whichever_kind() -> None:
+    assert rule_description({"CidrIp": "0.0.0.0/0", "Description": "web"}, {}) == "web"
+    assert rule_description({}, {"GroupId": "sg-1", "Description": "from the ALB"}) == "from the ALB"
+    assert rule_description({}, {"GroupId": "sg-1"}) is None
+
+
+def test_emulator_answers_ec2_and_route53_as_aws_does() -> None:
+    """Through the real moto server and proxy: what a plan of an unchanged stack reads back."""
+    with EmulatedAws() as aws:
+        ec2, r53 = aws.client("ec2"), aws.client("route53")
+        tags = [{"Key": "Stack", "Value": "shared"}]
+        template = ec2.create_launch_template(
+            LaunchTemplateName="lt", TagSpecifications=[{"ResourceType": "launch-template", "Tags": tags}],
+            LaunchTemplateData={"ImageId": "ami-12c6146b", "TagSpecifications": [{"ResourceType": "instance", "Tags": tags}]},
+        )["LaunchTemplate"]
+        version = ec2.describe_launch_template_versions(LaunchTemplateId=template["LaunchTemplateId"])["LaunchTemplateVersions"][0]
+        assert [s["ResourceType"] for s in version["LaunchTemplateData"]["TagSpecifications"]] == ["instance"]
+        described = ec2.describe_launch_templates(LaunchTemplateIds=[template["LaunchTemplateId"]])["LaunchTemplates"][0]
+        assert described["Tags"] == tags, "the template itself stays tagged"
+
+        vpc = ec2.create_vpc(CidrBlock="10.8.0.0/16")["Vpc"]["VpcId"]
+        alb = ec2.create_security_group(GroupName="alb", Description="alb", VpcId=vpc)["GroupId"]
+        hosts = ec2.create_security_group(GroupName="hosts", Description="hosts", VpcId=vpc)["GroupId"]
+        ec2.authorize_security_group_ingress(GroupId=hosts, IpPermissions=[{
+            "IpProtocol": "tcp", "FromPort": 49153, "ToPort": 65535,
+            "UserIdGroupPairs": [{"GroupId": alb, "Description": "from the ALB"}]}])
+        rules = ec2.describe_security_group_rules(Filters=[{"Name": "group-id", "Values": [hosts]}])["SecurityGroupRules"]
+        assert [r.get("Description") for r in rules if not r["IsEgress"]] == ["from the ALB"]
+
+        zone = r53.create_hosted_zone(Name="myorg.local", CallerReference="settle",
+                                      VPC={"VPCRegion": "eu-west-2", "VPCId": vpc})
+        assert "ChangeInfo" not in zone, "a client would wait on the change"
+        record = r53.change_resource_record_sets(HostedZoneId=zone["HostedZone"]["Id"], ChangeBatch={"Changes": [{
+            "Action": "CREATE", "ResourceRecordSet": {"Name": "a.myorg.local", "Type": "A", "TTL": 60,
+                                                      "ResourceRecords": [{"Value": "10.8.0.1"}]}}]})
+        assert "ChangeInfo" not in record
+        assert r53.get_change(Id="C2")["ChangeInfo"]["Status"] == "INSYNC"
