@@ -12,3 +12,18 @@ output "shared_role_arn" {
   description = "Role for the default branch to apply the shared stack."
   value       = aws_iam_role.shared.arn
 }
+
+output "task_permissions_boundary_arn" {
+  description = "Permissions boundary every ECS task and execution role must carry (the shared stack's task_permissions_boundary_arn)."
+  value       = aws_iam_policy.task_boundary.arn
+}
+
+output "infra_permissions_boundary_arn" {
+  description = "Permissions boundary of the shared stack's infrastructure roles (container instances, VPC flow logs)."
+  value       = aws_iam_policy.infra_boundary.arn
+}
+
+output "shared_policy_arns" {
+  description = "Customer-managed policies attached to the shared role, by concern."
+  value       = { for k, p in aws_iam_policy.shared : k => p.arn }
+}
