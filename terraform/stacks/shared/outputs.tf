@@ -134,6 +134,6 @@ output "preview_domain" {
 }
 
 output "task_permissions_boundary_arn" {
-  description = "Permissions boundary every task role must carry."
-  value       = aws_iam_policy.task_boundary.arn
+  description = "Permissions boundary every task role must carry (created by terraform/bootstrap)."
+  value       = data.aws_iam_policy.boundary["task"].arn
 }
