@@ -78,7 +78,9 @@ def resources(module: dict[str, Any]) -> Iterator[dict[str, Any]]:
 
 def known_document(resource: dict[str, Any], attribute: str) -> str:
     value = resource.get("values", {}).get(attribute)
-    assert isinstance(value, str) and value, f"{resource['address']}.{attribute} is not known at plan time: cannot be measured"
+    assert isinstance(value, str) and value, (
+        f"{resource['address']}.{attribute} is not known at plan time: cannot be measured"
+    )
     return in_longest_partition(value)
 
 
@@ -142,19 +144,25 @@ def rendered(tmp_path_factory: pytest.TempPathFactory, provider_available: str) 
     result = render(json.loads(shown.stdout))
     lines = [f"  managed {name:<48} {size:6d} / {MANAGED_POLICY_MAX}" for name, size in sorted(result.managed.items())]
     for name, role in sorted(result.roles.items()):
-        lines.append(f"  role {name:<51} trust {role.trust:5d} / {TRUST_POLICY_MAX}, "
-                     f"inline {sum(role.inline.values()):5d} / {INLINE_TOTAL_PER_ROLE_MAX}, "
-                     f"managed attached {role.attachments:2d} / {MANAGED_POLICIES_PER_ROLE_MAX}")
+        lines.append(
+            f"  role {name:<51} trust {role.trust:5d} / {TRUST_POLICY_MAX}, "
+            f"inline {sum(role.inline.values()):5d} / {INLINE_TOTAL_PER_ROLE_MAX}, "
+            f"managed attached {role.attachments:2d} / {MANAGED_POLICIES_PER_ROLE_MAX}"
+        )
     print("IAM policy sizes with the longest names (whitespace removed):\n" + "\n".join(lines), file=sys.stderr)
     return result
 
 
 def test_size_counts_characters_without_whitespace() -> None:
-    assert policy_size('{\n  "Version": "2012-10-17",\n  "Statement": []\n}') == len('{"Version":"2012-10-17","Statement":[]}')
+    assert policy_size('{\n  "Version": "2012-10-17",\n  "Statement": []\n}') == len(
+        '{"Version":"2012-10-17","Statement":[]}'
+    )
 
 
 def test_every_managed_policy_fits(rendered: Rendered) -> None:
-    assert len(rendered.managed) >= 8, f"expected the deploy roles' policies and the boundaries, got {sorted(rendered.managed)}"
+    assert len(rendered.managed) >= 8, (
+        f"expected the deploy roles' policies and the boundaries, got {sorted(rendered.managed)}"
+    )
     over = {name: size for name, size in rendered.managed.items() if size > MANAGED_POLICY_MAX}
     assert not over, f"managed policies over {MANAGED_POLICY_MAX} characters: {over}"
 
@@ -166,12 +174,20 @@ def test_every_trust_policy_fits(rendered: Rendered) -> None:
 
 
 def test_inline_policies_of_each_role_fit_together(rendered: Rendered) -> None:
-    over = {name: role.inline for name, role in rendered.roles.items() if sum(role.inline.values()) > INLINE_TOTAL_PER_ROLE_MAX}
+    over = {
+        name: role.inline
+        for name, role in rendered.roles.items()
+        if sum(role.inline.values()) > INLINE_TOTAL_PER_ROLE_MAX
+    }
     assert not over, f"inline policies over {INLINE_TOTAL_PER_ROLE_MAX} characters per role: {over}"
 
 
 def test_each_role_has_at_most_ten_managed_policies(rendered: Rendered) -> None:
-    over = {name: role.attachments for name, role in rendered.roles.items() if role.attachments > MANAGED_POLICIES_PER_ROLE_MAX}
+    over = {
+        name: role.attachments
+        for name, role in rendered.roles.items()
+        if role.attachments > MANAGED_POLICIES_PER_ROLE_MAX
+    }
     assert not over, f"roles with more than {MANAGED_POLICIES_PER_ROLE_MAX} managed policies: {over}"
 
 
