@@ -7,6 +7,7 @@ asks about `*`, as IAM does), so that a mutating operation the request mapping d
 from __future__ import annotations
 
 import json
+import re
 from functools import lru_cache
 from importlib import resources
 from typing import Any
@@ -53,6 +54,18 @@ def takes_resource(action: str) -> bool:
 def requires_resource(action: str) -> bool:
     """True when some resource type is required: IAM always checks the action against a resource ARN."""
     return any(name and rt.get("required") for name, rt in _privilege(action)["resource_types"].items())
+
+
+def resource_patterns(action: str) -> list[str]:
+    """Globs of the ARNs the action is authorised against (AWS's ARN formats, `${...}` as `*`)."""
+    prefix = action.partition(":")[0].lower()
+    service = _table()[prefix]
+    patterns = []
+    for name in _privilege(action)["resource_types"]:
+        resource = service["resources"].get(name) if name else None
+        if resource:
+            patterns.append(re.sub(r"\$\{[^}]*\}", "*", str(resource["arn"])))
+    return patterns
 
 
 def known(action: str) -> bool:

@@ -95,6 +95,11 @@ class IamGate:
         self._roles: dict[str, RolePolicies] = {}
         self._iam_client: Any = None
         self._aas_client: Any = None
+        # IAM writes let through but not yet answered, so that parallel writes (terraform's) are counted
+        # against a quota together, as AWS does: role -> inline policy name -> size; role -> attached ARNs.
+        self._quota_lock = threading.Lock()
+        self._pending_inline: dict[str, dict[str, int]] = {}
+        self._pending_attach: dict[str, set[str]] = {}
 
     # -- state -------------------------------------------------------------------------------------------
     def forget(self) -> None:
@@ -102,6 +107,9 @@ class IamGate:
         with self._lock:
             self._keys.clear()
             self._roles.clear()
+        with self._quota_lock:
+            self._pending_inline.clear()
+            self._pending_attach.clear()
 
     def principal(self, access_key: str) -> Principal | None:
         with self._lock:
@@ -202,12 +210,18 @@ class IamGate:
     def observe(self, method: str, path: str, headers: Mapping[str, str], body: bytes, status: int,
                 data: bytes) -> None:
         """Learn from an answer moto gave: sessions STS issued, and IAM writes that stale the cache."""
-        if self.mode == "off" or not 200 <= status < 300:
+        if self.mode == "off":
             return
         headers = {k.lower(): v for k, v in headers.items()}
-        who = signer(path, headers)
         form = _form(headers, body)
         action = form.get("Action", "")
+        if action in ("PutRolePolicy", "AttachRolePolicy"):
+            with self._quota_lock:
+                self._pending_inline.get(form.get("RoleName", ""), {}).pop(form.get("PolicyName", ""), None)
+                self._pending_attach.get(form.get("RoleName", ""), set()).discard(form.get("PolicyArn", ""))
+        if not 200 <= status < 300:
+            return
+        who = signer(path, headers)
         if action in ("AssumeRoleWithWebIdentity", "AssumeRole"):
             self._remember_session(form.get("RoleArn", ""), data)
         elif who is not None and who.service == "iam" and method != "GET" and not action.startswith(("Get", "List")):
@@ -290,29 +304,34 @@ class IamGate:
         malformed = _size_quota(doc, 10**9, "")
         if malformed is not None:
             return malformed
-        total = policy_size(doc)
         iam = self._iam()
-        try:
-            names = [n for page in iam.get_paginator("list_role_policies").paginate(RoleName=role)
-                     for n in page["PolicyNames"]]
-        except Exception:  # noqa: BLE001 - no such role: moto answers NoSuchEntity itself
-            return None
-        for other in names:
-            if other != name:
-                existing = iam.get_role_policy(RoleName=role, PolicyName=other)["PolicyDocument"]
-                total += policy_size(json.dumps(existing))
-        if total > INLINE_QUOTA:
-            return "LimitExceeded", f"Maximum policy size of {INLINE_QUOTA} bytes exceeded for role {role}"
+        with self._quota_lock:
+            try:
+                names = [n for page in iam.get_paginator("list_role_policies").paginate(RoleName=role)
+                         for n in page["PolicyNames"]]
+            except Exception:  # noqa: BLE001 - no such role: moto answers NoSuchEntity itself
+                return None
+            sizes = {other: policy_size(json.dumps(iam.get_role_policy(RoleName=role, PolicyName=other)["PolicyDocument"]))
+                     for other in names}
+            sizes.update(self._pending_inline.get(role, {}))
+            sizes[name] = policy_size(doc)
+            if sum(sizes.values()) > INLINE_QUOTA:
+                return "LimitExceeded", f"Maximum policy size of {INLINE_QUOTA} bytes exceeded for role {role}"
+            self._pending_inline.setdefault(role, {})[name] = sizes[name]
         return None
 
     def _attach_quota(self, form: Mapping[str, str]) -> tuple[str, str] | None:
-        try:
-            attached = [a["PolicyArn"] for page in self._iam().get_paginator("list_attached_role_policies")
-                        .paginate(RoleName=form.get("RoleName", "")) for a in page["AttachedPolicies"]]
-        except Exception:  # noqa: BLE001 - no such role: moto answers NoSuchEntity itself
-            return None
-        if form.get("PolicyArn") not in attached and len(attached) >= ATTACHED_QUOTA:
-            return "LimitExceeded", f"Cannot exceed quota for PoliciesPerRole: {ATTACHED_QUOTA}"
+        role, arn = form.get("RoleName", ""), form.get("PolicyArn", "")
+        with self._quota_lock:
+            try:
+                attached = {a["PolicyArn"] for page in self._iam().get_paginator("list_attached_role_policies")
+                            .paginate(RoleName=role) for a in page["AttachedPolicies"]}
+            except Exception:  # noqa: BLE001 - no such role: moto answers NoSuchEntity itself
+                return None
+            attached |= self._pending_attach.get(role, set())
+            if arn not in attached and len(attached) >= ATTACHED_QUOTA:
+                return "LimitExceeded", f"Cannot exceed quota for PoliciesPerRole: {ATTACHED_QUOTA}"
+            self._pending_attach.setdefault(role, set()).add(arn)
         return None
 
     # -- identity policies ---------------------------------------------------------------------------------

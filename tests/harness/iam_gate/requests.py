@@ -22,7 +22,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from xml.etree import ElementTree
 
 from tests.harness.iam_gate import actions
-from tests.harness.iam_gate.policy import AuthzRequest
+from tests.harness.iam_gate.policy import AuthzRequest, glob_match
 
 # SigV4 signing name -> IAM service prefix, where they differ.
 _PREFIX = {"monitoring": "cloudwatch", "elasticloadbalancingv2": "elasticloadbalancing"}
@@ -169,6 +169,11 @@ def questions(call: Call) -> Built:
     read_only = actions.is_read_only(call.action)
     if not actions.takes_resource(call.action):
         resources = ["*"]
+    else:
+        # Keep only ARNs of the resource types AWS authorises this action against (a request may name
+        # other resources, e.g. the image of a launch template, that IAM does not check here).
+        patterns = actions.resource_patterns(call.action)
+        resources = [r for r in resources if any(glob_match(p, r) for p in patterns)]
     if not resources:
         if not read_only and actions.requires_resource(call.action):
             raise Unmapped(f"{call.action}: no resource ARN mapping for this mutating operation")
@@ -236,7 +241,7 @@ def _ec2(call: Call) -> list[str]:
             continue
         for prefix, kind in _EC2_TYPES.items():
             if text.startswith(prefix) and re.fullmatch(r"[a-z]+-[0-9a-f]{6,}", text):
-                arn = call.arn(f"{kind}/{text}", region=kind != "image", account=kind != "image")
+                arn = call.arn(f"{kind}/{text}", account=kind != "image")
                 if arn not in found:
                     found.append(arn)
     created = _EC2_CREATES.get(call.operation)
@@ -377,6 +382,8 @@ def _iam(call: Call) -> list[str]:
         call.context["iam:AWSServiceName"] = [service]
         name = _SERVICE_LINKED.get(service, f"AWSServiceRoleFor{service.split('.')[0].capitalize()}")
         return [call.arn(f"role/aws-service-role/{service}/{name}", region=False)]
+    if call.p("InstanceProfileName"):
+        return [call.arn(f"instance-profile{call.p('Path') or '/'}{call.p('InstanceProfileName')}", region=False)]
     if role:
         if op in ("AttachRolePolicy", "DetachRolePolicy"):
             call.context["iam:PolicyARN"] = [call.p("PolicyArn")]
@@ -387,8 +394,6 @@ def _iam(call: Call) -> list[str]:
             if boundary:
                 call.context["iam:PermissionsBoundary"] = [boundary]
         return [call.lookups.role_arn(role)]
-    if call.p("InstanceProfileName"):
-        return [call.arn(f"instance-profile{call.p('Path') or '/'}{call.p('InstanceProfileName')}", region=False)]
     if op == "CreatePolicy":
         return [call.arn(f"policy{call.p('Path') or '/'}{call.p('PolicyName')}", region=False)]
     if call.p("PolicyArn"):

@@ -61,7 +61,7 @@ def ask(service: str, operation: str, /, **params: Any) -> list[AuthzRequest]:
 
 
 def test_signer_reads_key_region_and_iam_prefix() -> None:
-    method, path, headers, _ = signed("cloudwatch", "delete_alarms", AlarmNames=["a"])
+    _method, path, headers, _ = signed("cloudwatch", "delete_alarms", AlarmNames=["a"])
     assert signer(path, headers) == Signer("ASIAGATETESTKEY00001", REGION, "cloudwatch")
 
 
@@ -171,3 +171,14 @@ def test_unmapped_mutating_operation_fails_closed() -> None:
     body = b'{"cluster": "c", "service": "s", "taskDefinition": "t:1"}'
     with pytest.raises(Unmapped, match="ecs:CreateTaskSet"):
         questions(parse(method, path, headers, body, who, ACCOUNT, FakeLookups()))
+
+
+def test_only_the_resource_types_iam_checks_are_asked() -> None:
+    [template] = ask("ec2", "create_launch_template", LaunchTemplateName="app-dev",
+                     LaunchTemplateData={"ImageId": "ami-0123456789abcdef0"})
+    assert template.resources == (f"arn:aws:ec2:{REGION}:{ACCOUNT}:launch-template/*",)
+    profile, passed = ask("iam", "add_role_to_instance_profile", InstanceProfileName="app-dev-instance",
+                          RoleName="app-dev-instance")
+    assert profile.action == "iam:AddRoleToInstanceProfile"
+    assert profile.resources == (f"arn:aws:iam::{ACCOUNT}:instance-profile/app-dev-instance",)
+    assert passed.action == "iam:PassRole" and passed.resources == (f"arn:aws:iam::{ACCOUNT}:role/app-dev-instance",)
