@@ -106,8 +106,6 @@ data "aws_iam_policy_document" "shared_network" {
       "ec2:DeleteTags",
       "ec2:DeleteVpc",
       "ec2:DetachInternetGateway",
-      "ec2:DisassociateAddress",
-      "ec2:DisassociateRouteTable",
       "ec2:ModifySecurityGroupRules",
       "ec2:ModifySubnetAttribute",
       "ec2:ModifyVpcAttribute",
@@ -151,6 +149,12 @@ data "aws_iam_policy_document" "shared_network" {
       variable = "ec2:ResourceTag/Project"
       values   = ["true"]
     }
+  }
+  statement {
+    sid = "Disassociations"
+    # No resource-level permissions: AWS accepts only "*" (the association IDs name nothing).
+    actions   = ["ec2:DisassociateAddress", "ec2:DisassociateRouteTable"]
+    resources = ["*"]
   }
   statement {
     sid = "SecurityGroupRules"
@@ -227,13 +231,18 @@ data "aws_iam_policy_document" "shared_cluster" {
   statement {
     sid     = "LaunchInstances"
     actions = ["ec2:RunInstances"]
-    # Resources RunInstances creates, and the AMI (public AMI ARNs have no account).
+    # What RunInstances creates; the subnets, groups and template it uses are checked above.
     resources = [
       "arn:${local.part}:ec2:${local.region}:${local.account}:instance/*",
       "arn:${local.part}:ec2:${local.region}:${local.account}:network-interface/*",
       "arn:${local.part}:ec2:${local.region}:${local.account}:volume/*",
-      "arn:${local.part}:ec2:${local.region}::image/*",
     ]
+  }
+  statement {
+    sid = "PublicAmis"
+    # The ECS-optimised AMI is Amazon's: public AMI ARNs have no account, nor tags of ours.
+    actions   = ["ec2:CreateLaunchTemplate", "ec2:CreateLaunchTemplateVersion", "ec2:RunInstances"]
+    resources = ["arn:${local.part}:ec2:${local.region}::image/*"]
   }
   statement {
     sid       = "EcsOptimisedAmi"
