@@ -309,7 +309,14 @@ async fn collect(pipe: impl AsyncRead + Unpin, stream: bool) -> String {
 }
 
 fn hint_for(stderr: &str) -> String {
-    if stderr.contains("Error acquiring the state lock") || stderr.contains("PreconditionFailed") {
+    if let Some((action, resource)) = crate::error::denied_action(stderr) {
+        format!(
+            "access denied: {action} on {resource}: {}",
+            crate::error::ACCESS_DENIED_HINT
+        )
+    } else if stderr.contains("Error acquiring the state lock")
+        || stderr.contains("PreconditionFailed")
+    {
         "another run holds the state lock; wait for it, or if it died run `terraform force-unlock` with the lock ID shown".into()
     } else if stderr.contains("Saved plan is stale") {
         "the state changed since the plan was made; run the deploy again to plan afresh".into()
@@ -525,5 +532,25 @@ mod tests {
         assert_eq!(o["url"], serde_json::json!("http://x/"));
         assert_eq!(o["n"], serde_json::json!(2));
         assert!(parse_outputs("not json").is_err());
+    }
+}
+
+#[cfg(test)]
+mod denial_hint_tests {
+    use super::hint_for;
+
+    #[test]
+    fn refused_call_in_terraform_output_names_action_and_resource() {
+        let stderr = "Error: creating ECS Service (app-dev-pr-3): operation error ECS: CreateService, \
+            https response error StatusCode: 403, RequestID: 1, api error AccessDeniedException: User: \
+            arn:aws:sts::123456789012:assumed-role/app-dev-deploy-preview/run-9 is not authorized to \
+            perform: ecs:CreateService on resource: arn:aws:ecs:eu-west-2:123456789012:service/app-dev/app-dev-pr-3 \
+            because no identity-based policy allows the ecs:CreateService action\n";
+        assert_eq!(
+            hint_for(stderr),
+            "access denied: ecs:CreateService on \
+             arn:aws:ecs:eu-west-2:123456789012:service/app-dev/app-dev-pr-3: the deploy role lacks \
+             this permission; see terraform/modules/github-oidc"
+        );
     }
 }

@@ -65,8 +65,11 @@ def jwt_like(audience: str, subject: str = "") -> str:
     def part(obj: dict[str, Any]) -> str:
         return base64.urlsafe_b64encode(json.dumps(obj).encode()).decode().rstrip("=")
 
-    claims: dict[str, Any] = {"aud": audience, "iss": "https://token.actions.githubusercontent.com",
-                              "iat": int(time.time())}
+    claims: dict[str, Any] = {
+        "aud": audience,
+        "iss": "https://token.actions.githubusercontent.com",
+        "iat": int(time.time()),
+    }
     if subject:
         claims["sub"] = subject
     return f"{part({'alg': 'RS256', 'typ': 'JWT'})}.{part(claims)}.fake-signature-{int(time.time() * 1000)}"

@@ -43,6 +43,7 @@ from tests.harness.iam_gate.policy import (
 )
 from tests.harness.iam_gate.resource_tags import with_resource_tags
 from tests.harness.iam_gate.requests import Signer, Unmapped, parse, questions, signer
+from tests.harness.iam_gate.tags import resource_tags
 
 MODES = ("enforce", "report", "off")
 ENV = "ECS_POC_IAM_GATE"
@@ -81,6 +82,12 @@ class RolePolicies:
     boundary_arn: str | None = None
     trust: Policy | None = None
     arn: str = ""
+
+    @property
+    def reads_resource_tags(self) -> bool:
+        """Some identity or boundary statement has a `...:ResourceTag/...` condition."""
+        documents = [*self.identity, *([self.boundary] if self.boundary else [])]
+        return any("resourcetag/" in json.dumps(d).lower() for d in documents)
 
 
 class IamGate:
@@ -360,6 +367,8 @@ class IamGate:
             if call.action == "sts:GetCallerIdentity":
                 return None
             policies = self.policies(principal.role_name)
+            if policies.reads_resource_tags:
+                asked = [one for q in asked for one in with_resource_tags(q, self.moto_endpoint)]
             for question in asked:
                 decision = evaluate(policies.identity, policies.boundary, question)
                 if not decision.allowed:
@@ -411,6 +420,19 @@ class IamGate:
 
 
 # -- helpers -----------------------------------------------------------------------------------------------
+
+def with_resource_tags(question: AuthzRequest, endpoint: str) -> list[AuthzRequest]:
+    """One question per resource, each with that resource's tags as `aws:ResourceTag/K` and `SERVICE:ResourceTag/K`."""
+    service = question.action.split(":", 1)[0]
+    split = []
+    for resource in question.resources:
+        context = {k: list(v) for k, v in question.context.items()}
+        for key, value in resource_tags(resource, endpoint).items():
+            context[f"aws:ResourceTag/{key}"] = [value]
+            context[f"{service}:ResourceTag/{key}"] = [value]
+        split.append(AuthzRequest(question.action, (resource,), context, question.action_only))
+    return split
+
 
 def _target(headers: Mapping[str, str]) -> str:
     return headers.get("x-amz-target") or ""

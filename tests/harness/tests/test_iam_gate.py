@@ -212,3 +212,20 @@ def test_unknown_mode_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ECS_POC_IAM_GATE", "strict")
     with pytest.raises(ValueError, match="ECS_POC_IAM_GATE='strict': expected one of enforce, report, off"):
         EmulatedAws()
+
+
+def test_resource_tags_are_read_from_the_emulator_for_conditions(aws: EmulatedAws) -> None:
+    ec2 = aws.client("ec2")
+    ours = ec2.create_vpc(CidrBlock="10.2.0.0/16", TagSpecifications=[
+        {"ResourceType": "vpc", "Tags": [{"Key": "Stack", "Value": "pr-1"}]}])["Vpc"]["VpcId"]
+    theirs = ec2.create_vpc(CidrBlock="10.3.0.0/16", TagSpecifications=[
+        {"ResourceType": "vpc", "Tags": [{"Key": "Stack", "Value": "main"}]}])["Vpc"]["VpcId"]
+    aws.client("iam").put_role_policy(RoleName="shop-preview", PolicyName="tagged", PolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "ec2:DeleteVpc", "Resource": "*",
+                                                 "Condition": {"StringEquals": {"ec2:ResourceTag/Stack": "pr-1"}}}]}))
+    session = preview(aws).client("ec2")
+    session.delete_vpc(VpcId=ours)
+    error = error_of(lambda: session.delete_vpc(VpcId=theirs))
+    assert error["Code"] == "UnauthorizedOperation" and f"vpc/{theirs}" in error["Message"]
+    left = {v["VpcId"] for v in ec2.describe_vpcs()["Vpcs"]}
+    assert theirs in left and ours not in left
