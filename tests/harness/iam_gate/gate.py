@@ -41,7 +41,6 @@ from tests.harness.iam_gate.policy import (
     policy_size,
     trust_allows,
 )
-from tests.harness.iam_gate.resource_tags import with_resource_tags
 from tests.harness.iam_gate.requests import Signer, Unmapped, parse, questions, signer
 from tests.harness.iam_gate.tags import resource_tags
 
@@ -103,7 +102,6 @@ class IamGate:
         self._roles: dict[str, RolePolicies] = {}
         self._iam_client: Any = None
         self._aas_client: Any = None
-        self._ec2_client: Any = None
         # IAM writes let through but not yet answered, so that parallel writes (terraform's) are counted
         # against a quota together, as AWS does: role -> inline policy name -> size; role -> attached ARNs.
         self._quota_lock = threading.Lock()
@@ -165,21 +163,6 @@ class IamGate:
         except Exception:  # noqa: BLE001 - unknown namespace or target: not registered yet
             return None
         return str(found[0]["ScalableTargetARN"]) if found and found[0].get("ScalableTargetARN") else None
-
-    def ec2_tags(self, resource_id: str) -> dict[str, str]:
-        """The tags the emulator holds for one EC2 resource (none for a resource it does not know)."""
-        if self._ec2_client is None:
-            import boto3
-
-            self._ec2_client = boto3.client(
-                "ec2", region_name=os.environ.get("AWS_REGION", "eu-west-2"),
-                endpoint_url=self.moto_endpoint, aws_access_key_id="gate-admin", aws_secret_access_key="gate-admin",
-            )
-        try:
-            found = self._ec2_client.describe_tags(Filters=[{"Name": "resource-id", "Values": [resource_id]}])["Tags"]
-        except Exception:  # noqa: BLE001 - an ID the emulator cannot look up: no tags
-            return {}
-        return {str(t["Key"]): str(t.get("Value", "")) for t in found}
 
     # -- policies -----------------------------------------------------------------------------------------
     def _document(self, policy_arn: str) -> Policy:
@@ -363,7 +346,7 @@ class IamGate:
                          body: bytes, who: Signer) -> Answer | None:
         try:
             call = parse(method, path, headers, body, who, self.account, self)
-            asked = with_resource_tags(questions(call), self.ec2_tags) if call.service == "ec2" else questions(call)
+            asked = questions(call)
             if call.action == "sts:GetCallerIdentity":
                 return None
             policies = self.policies(principal.role_name)
