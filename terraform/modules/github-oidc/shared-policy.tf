@@ -186,6 +186,12 @@ data "aws_iam_policy_document" "shared_network" {
       variable = "route53:ChangeResourceRecordSetsNormalizedRecordNames"
       values   = [local.zone, "*.${local.zone}"]
     }
+    # ForAllValues holds for a request without the key: require it.
+    condition {
+      test     = "Null"
+      variable = "route53:ChangeResourceRecordSetsNormalizedRecordNames"
+      values   = ["false"]
+    }
   }
   statement {
     sid = "ZoneLifecycle"
