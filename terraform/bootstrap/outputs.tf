@@ -24,8 +24,13 @@ output "shared_role_arn" {
 }
 
 output "task_permissions_boundary_arn" {
-  description = "Permissions boundary of every ECS task and execution role (the shared stack looks it up by name)."
+  description = "Permissions boundary of production's task and execution roles (the shared stack looks it up by name)."
   value       = module.github_oidc.task_permissions_boundary_arn
+}
+
+output "preview_task_permissions_boundary_arn" {
+  description = "Permissions boundary of every pull-request preview task and execution role (looked up by name)."
+  value       = module.github_oidc.preview_task_permissions_boundary_arn
 }
 
 output "infra_permissions_boundary_arn" {

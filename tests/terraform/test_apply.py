@@ -402,22 +402,28 @@ def test_shared_role_has_only_managed_policies_within_quota(deployed: Deployment
 
 def test_every_role_the_stacks_create_carries_a_bootstrap_boundary(deployed: Deployment) -> None:
     """The deploy roles can create roles only with a boundary: the infrastructure roles carry
-    the infra boundary, every task and execution role the task boundary, and both boundaries
-    are the bootstrap's, not the stacks'."""
+    the infra boundary, production's task and execution roles the task boundary, a pull
+    request's a task boundary too; all boundaries are the bootstrap's, not a stack's."""
     iam = deployed.aws.client("iam")
-    boundary = {"task": f"arn:aws:iam::123456789012:policy/{PREFIX}-task-boundary",
-                "infra": f"arn:aws:iam::123456789012:policy/{PREFIX}-infra-boundary"}
+    boundary = {kind: f"arn:aws:iam::123456789012:policy/{PREFIX}-{kind}-boundary" for kind in ("task", "preview-task", "infra")}
     assert deployed.shared["task_permissions_boundary_arn"] == boundary["task"]
+    assert deployed.shared["preview_task_permissions_boundary_arn"] == boundary["preview-task"]
     for arn in boundary.values():
         tags = tags_of(iam.list_policy_tags(PolicyArn=arn)["Tags"])
         assert tags["Stack"] == "bootstrap", f"{arn} must be made by bootstrap, not by a deploy role"
     roles = [r["RoleName"] for r in iam.list_roles()["Roles"] if r["RoleName"].startswith(PREFIX)]
     created = [r for r in roles if not r.startswith(f"{PREFIX}-deploy-")]
     assert f"{PREFIX}-instance" in created and any(r.startswith(f"{PREFIX}-flow-") for r in created)
+    assert any(r.startswith(f"{PREFIX}-main-") for r in created) and any(r.startswith(f"{PREFIX}-pr-") for r in created)
     for name in created:
-        kind = "infra" if name == f"{PREFIX}-instance" or name.startswith(f"{PREFIX}-flow-") else "task"
+        if name == f"{PREFIX}-instance" or name.startswith(f"{PREFIX}-flow-"):
+            allowed = {boundary["infra"]}
+        elif name.startswith(f"{PREFIX}-main-"):
+            allowed = {boundary["task"]}
+        else:
+            allowed = {boundary["task"], boundary["preview-task"]}
         role = iam.get_role(RoleName=name)["Role"]
-        assert role.get("PermissionsBoundary", {}).get("PermissionsBoundaryArn") == boundary[kind], f"{name}: {role.get('PermissionsBoundary')}"
+        assert role.get("PermissionsBoundary", {}).get("PermissionsBoundaryArn") in allowed, f"{name}: {role.get('PermissionsBoundary')}"
     attached = [p["PolicyArn"] for p in iam.list_attached_role_policies(RoleName=f"{PREFIX}-instance")["AttachedPolicies"]]
     assert attached == ["arn:aws:iam::aws:policy/service-role/AmazonEC2ContainerServiceforEC2Role"]
 

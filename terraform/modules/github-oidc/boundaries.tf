@@ -7,10 +7,10 @@ locals {
   infra_boundary_name = "${local.base}-infra-boundary"
   # Built from the names (not the resources' attributes) so that every policy document is
   # known at plan time, where the quota test measures it.
-  infra_boundary_arn = "${local.iam_prefix}:policy/${local.infra_boundary_name}"
+  infra_boundary_arn = "${local.iam_arn}:policy/${local.infra_boundary_name}"
   # The production repository (<base>) and the pull requests' repository (<base>-previews).
   repository_arns = [local.repository_arn, "${local.repository_arn}-previews"]
-  # Every log group of this environment: /<name>/<environment>/... (app logs) and
+  # Every log group of this environment: /<name>/<environment>/... (app and preview logs) and
   # /<base>/... (VPC flow logs).
   env_log_groups = [
     "arn:${local.part}:logs:${local.region}:${local.account}:log-group:/${var.name}/${var.environment}/*",
@@ -18,9 +18,27 @@ locals {
   ]
 }
 
-# ECS task roles and execution roles of every stack: pull this environment's images, write
-# this environment's logs.
+# ECS task and execution roles: production's (the default branch's stack `main`) pull from the
+# production repository and write the production log group; the pull requests' pull from the
+# preview repository and write the preview log group. The preview deploy role can create roles
+# only with the preview boundary, so a pull request cannot mint a role that reaches production.
+locals {
+  task_boundaries = {
+    task = {
+      repository = local.repository_arn
+      log_group  = local.app_log_group
+      of         = "production (default branch)"
+    }
+    preview-task = {
+      repository = "${local.repository_arn}-previews"
+      log_group  = "arn:${local.part}:logs:${local.region}:${local.account}:log-group:/${var.name}/${var.environment}/previews"
+      of         = "pull-request preview"
+    }
+  }
+}
+
 data "aws_iam_policy_document" "task_boundary" {
+  for_each = local.task_boundaries
   statement {
     sid = "EcrLogin"
     # GetAuthorizationToken has no resource-level permissions: AWS accepts only "*".
@@ -30,19 +48,20 @@ data "aws_iam_policy_document" "task_boundary" {
   statement {
     sid       = "PullImages"
     actions   = ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]
-    resources = local.repository_arns
+    resources = [each.value.repository]
   }
   statement {
     sid       = "WriteLogs"
     actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
-    resources = ["${local.env_log_groups[0]}:log-stream:*"]
+    resources = ["${each.value.log_group}:log-stream:*"]
   }
 }
 
 resource "aws_iam_policy" "task_boundary" {
-  name        = "${local.base}-task-boundary"
-  description = "Permissions boundary of every ECS task and execution role in ${local.base}"
-  policy      = data.aws_iam_policy_document.task_boundary.json
+  for_each    = local.task_boundaries
+  name        = "${local.base}-${each.key}-boundary"
+  description = "Permissions boundary of every ${each.value.of} ECS task and execution role in ${local.base}"
+  policy      = data.aws_iam_policy_document.task_boundary[each.key].json
 }
 
 # The shared stack's infrastructure roles: the container instances' role (what the ECS agent

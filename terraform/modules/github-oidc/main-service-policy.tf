@@ -73,15 +73,15 @@ data "aws_iam_policy_document" "shared_main_service" {
       "ecs:UpdateService",
     ]
     resources = [
-      "${local.ecs_prefix}:service/${local.base}/${local.base}-main*",
-      "${local.ecs_prefix}:task-definition/${local.base}-main*:*",
+      "${local.ecs_arn}:service/${local.base}/${local.base}-main*",
+      "${local.ecs_arn}:task-definition/${local.base}-main*:*",
     ]
   }
   statement {
     sid     = "WatchRollouts"
     actions = ["ecs:DescribeTasks", "ecs:ListTasks"]
     # ListTasks is authorised against container instances, DescribeTasks against tasks.
-    resources = ["${local.ecs_prefix}:task/${local.base}/*", "${local.ecs_prefix}:container-instance/${local.base}/*"]
+    resources = ["${local.ecs_arn}:task/${local.base}/*", "${local.ecs_arn}:container-instance/${local.base}/*"]
     condition {
       test     = "ArnEquals"
       variable = "ecs:cluster"

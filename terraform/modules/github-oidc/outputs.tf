@@ -14,8 +14,13 @@ output "shared_role_arn" {
 }
 
 output "task_permissions_boundary_arn" {
-  description = "Permissions boundary every ECS task and execution role must carry (the shared stack's task_permissions_boundary_arn)."
-  value       = aws_iam_policy.task_boundary.arn
+  description = "Permissions boundary of production's (the default branch's) task and execution roles (the shared stack's task_permissions_boundary_arn)."
+  value       = aws_iam_policy.task_boundary["task"].arn
+}
+
+output "preview_task_permissions_boundary_arn" {
+  description = "Permissions boundary every pull-request preview task and execution role must carry."
+  value       = aws_iam_policy.task_boundary["preview-task"].arn
 }
 
 output "infra_permissions_boundary_arn" {

@@ -13,15 +13,15 @@
 
 locals {
   ec2_any     = "arn:${local.part}:ec2:${local.region}:${local.account}:*"
-  iam_prefix  = "arn:${local.part}:iam::${local.account}"
-  ecs_prefix  = "arn:${local.part}:ecs:${local.region}:${local.account}"
-  role_inst   = "${local.iam_prefix}:role/${local.base}-instance"
-  role_flow   = "${local.iam_prefix}:role/${local.base}-flow-*"
-  role_main   = "${local.iam_prefix}:role/${local.base}-main*"
-  profile_arn = "${local.iam_prefix}:instance-profile/${local.base}-instance"
+  iam_arn     = "arn:${local.part}:iam::${local.account}"
+  ecs_arn     = "arn:${local.part}:ecs:${local.region}:${local.account}"
+  role_inst   = "${local.iam_arn}:role/${local.base}-instance"
+  role_flow   = "${local.iam_arn}:role/${local.base}-flow-*"
+  role_main   = "${local.iam_arn}:role/${local.base}-main*"
+  profile_arn = "${local.iam_arn}:instance-profile/${local.base}-instance"
   # The production cluster on EC2 and the pull requests' cluster on Fargate.
-  cluster_arns   = [local.cluster_arn, "${local.ecs_prefix}:cluster/${local.previews_name}"]
-  capacity_arn   = "${local.ecs_prefix}:capacity-provider/${local.base}"
+  cluster_arns   = [local.cluster_arn, "${local.ecs_arn}:cluster/${local.previews_name}"]
+  capacity_arn   = "${local.ecs_arn}:capacity-provider/${local.base}"
   ecs_agent_role = "arn:${local.part}:iam::aws:policy/service-role/AmazonEC2ContainerServiceforEC2Role"
   # The production load balancer (<base>) and the pull requests' one (<base>-pv).
   albs      = ["${local.elb_prefix}:loadbalancer/app/${local.base}/*", "${local.elb_prefix}:loadbalancer/app/${local.base}-pv/*"]
@@ -430,10 +430,10 @@ data "aws_iam_policy_document" "shared_iam" {
     sid     = "ServiceLinkedRoles"
     actions = ["iam:CreateServiceLinkedRole"]
     resources = [
-      "${local.iam_prefix}:role/aws-service-role/ecs.amazonaws.com/AWSServiceRoleForECS",
-      "${local.iam_prefix}:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling",
-      "${local.iam_prefix}:role/aws-service-role/elasticloadbalancing.amazonaws.com/AWSServiceRoleForElasticLoadBalancing",
-      "${local.iam_prefix}:role/aws-service-role/ecs.application-autoscaling.amazonaws.com/AWSServiceRoleForApplicationAutoScaling_ECSService",
+      "${local.iam_arn}:role/aws-service-role/ecs.amazonaws.com/AWSServiceRoleForECS",
+      "${local.iam_arn}:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling",
+      "${local.iam_arn}:role/aws-service-role/elasticloadbalancing.amazonaws.com/AWSServiceRoleForElasticLoadBalancing",
+      "${local.iam_arn}:role/aws-service-role/ecs.application-autoscaling.amazonaws.com/AWSServiceRoleForApplicationAutoScaling_ECSService",
     ]
   }
 }
@@ -469,9 +469,9 @@ data "aws_iam_policy_document" "guardrails" {
       "iam:UpdateRole",
     ]
     resources = [
-      "${local.iam_prefix}:role/${local.base}-deploy-*",
-      "${local.iam_prefix}:policy/${local.base}-deploy-*",
-      "${local.iam_prefix}:policy/${local.base}-*-boundary",
+      "${local.iam_arn}:role/${local.base}-deploy-*",
+      "${local.iam_arn}:policy/${local.base}-deploy-*",
+      "${local.iam_arn}:policy/${local.base}-*-boundary",
     ]
   }
 }
@@ -524,8 +524,7 @@ data "aws_iam_policy_document" "shared_read" {
       local.role_inst,
       local.role_flow,
       local.profile_arn,
-      local.boundary_arn,
-      "${local.iam_prefix}:policy/${local.infra_boundary_name}",
+      "${local.iam_arn}:policy/${local.base}-*-boundary",
     ]
   }
   statement {

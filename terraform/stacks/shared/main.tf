@@ -130,6 +130,6 @@ data "aws_caller_identity" "current" {}
 data "aws_partition" "current" {}
 
 data "aws_iam_policy" "boundary" {
-  for_each = toset(["task", "infra"])
+  for_each = toset(["task", "preview-task", "infra"])
   arn      = "arn:${data.aws_partition.current.partition}:iam::${data.aws_caller_identity.current.account_id}:policy/${local.base}-${each.key}-boundary"
 }
