@@ -159,6 +159,45 @@ def test_size_counts_characters_without_whitespace() -> None:
     )
 
 
+def test_a_policy_past_a_quota_is_reported() -> None:
+    """The measurement the checks below rely on sees a grown policy, an inline one by its role."""
+    big = json.dumps(
+        {"Statement": [{"Resource": ["arn:aws:s3:::" + "b" * 63 + f"/k{i}" for i in range(90)]}]}, indent=2
+    )
+    plan = {
+        "planned_values": {
+            "root_module": {
+                "resources": [
+                    {
+                        "address": "aws_iam_role.r",
+                        "type": "aws_iam_role",
+                        "values": {"name": "r", "assume_role_policy": "{}"},
+                    },
+                    {"address": "aws_iam_policy.p", "type": "aws_iam_policy", "values": {"name": "p", "policy": big}},
+                    {
+                        "address": "aws_iam_role_policy.i",
+                        "type": "aws_iam_role_policy",
+                        "values": {"name": "i", "policy": big},
+                    },
+                ]
+            }
+        },
+        "configuration": {
+            "root_module": {
+                "resources": [
+                    {
+                        "address": "aws_iam_role_policy.i",
+                        "expressions": {"role": {"references": ["aws_iam_role.r.id", "aws_iam_role.r"]}},
+                    },
+                ]
+            }
+        },
+    }
+    rendered = render(plan)
+    assert rendered.managed["p"] > MANAGED_POLICY_MAX
+    assert rendered.roles["r"].inline["i"] > MANAGED_POLICY_MAX
+
+
 def test_every_managed_policy_fits(rendered: Rendered) -> None:
     assert len(rendered.managed) >= 8, (
         f"expected the deploy roles' policies and the boundaries, got {sorted(rendered.managed)}"
