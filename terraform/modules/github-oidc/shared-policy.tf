@@ -323,12 +323,12 @@ resource "aws_iam_role_policy" "shared_read" {
   policy = data.aws_iam_policy_document.shared_read.json
 }
 
-# The default branch also deploys its own preview stack (`main`) in the same run, with the
-# same role: it gets exactly the preview role's permissions for that.
+# The default branch also deploys its own service stack (`main`) in the same run, with the
+# same role (see preview-policy.tf for its scope).
 resource "aws_iam_role_policy" "shared_previews" {
   name   = "deploy-preview-stacks"
   role   = aws_iam_role.shared.id
-  policy = data.aws_iam_policy_document.preview.json
+  policy = data.aws_iam_policy_document.stack["main"].json
 }
 
 # Refreshing the shared stack without changing it: what `terraform plan` of the shared stack
@@ -413,11 +413,5 @@ data "aws_iam_policy_document" "shared_read" {
     sid       = "ReadSharedState"
     actions   = ["s3:GetObject"]
     resources = ["${local.state_bucket}/shared/terraform.tfstate"]
-  }
-  statement {
-    sid = "LockSharedStateForPlans"
-    # terraform plan takes the state lock: only the lock object, never the state itself.
-    actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
-    resources = ["${local.state_bucket}/shared/terraform.tfstate.tflock"]
   }
 }

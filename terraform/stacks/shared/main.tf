@@ -30,6 +30,25 @@ module "load_balancer" {
   certificate_arn   = var.certificate_arn
 }
 
+# Pull-request previews get their own load balancer and Fargate cluster: a preview can never
+# add a rule to the listener that serves production, nor run on production's instances.
+module "preview_load_balancer" {
+  source            = "../../modules/load-balancer"
+  name              = "${local.base}-pv"
+  vpc_id            = module.network.vpc_id
+  public_subnet_ids = module.network.public_subnet_ids
+  certificate_arn   = var.certificate_arn
+}
+
+module "preview_cluster" {
+  source                    = "../../modules/preview-cluster"
+  name                      = "${local.base}-previews"
+  vpc_id                    = module.network.vpc_id
+  alb_security_group_id     = module.preview_load_balancer.security_group_id
+  container_port            = var.preview_container_port
+  default_capacity_provider = var.preview_capacity_provider
+}
+
 module "cluster" {
   source                = "../../modules/cluster"
   name                  = local.base
@@ -70,25 +89,17 @@ resource "aws_ecr_repository" "app" {
   }
 }
 
+# Production's repository: only the default branch pushes here. Only untagged images expire:
+# every tag the pipeline writes (c-<hash>, stack-main.c-<hash>) may be the one production runs
+# or rolls back to, and an age or count rule cannot know which, so tagged images stay until
+# someone deletes them.
 resource "aws_ecr_lifecycle_policy" "app" {
   repository = aws_ecr_repository.app.name
   policy = jsonencode({
     rules = [
       {
         rulePriority = 1
-        description  = "Expire pull-request images"
-        selection = {
-          tagStatus     = "tagged"
-          tagPrefixList = ["pr-"]
-          countType     = "sinceImagePushed"
-          countUnit     = "days"
-          countNumber   = var.pr_image_expiry_days
-        }
-        action = { type = "expire" }
-      },
-      {
-        rulePriority = 2
-        description  = "Expire untagged layers left by rebuilds"
+        description  = "Expire untagged images left by rebuilds"
         selection = {
           tagStatus   = "untagged"
           countType   = "sinceImagePushed"
@@ -97,13 +108,40 @@ resource "aws_ecr_lifecycle_policy" "app" {
         }
         action = { type = "expire" }
       },
+    ]
+  })
+}
+
+# Pull requests push here and only here (the preview deploy role may push, pull and delete in
+# this repository alone), so production never runs an image a pull request built.
+resource "aws_ecr_repository" "previews" {
+  name                 = "${local.base}-previews"
+  image_tag_mutability = "IMMUTABLE"
+  force_delete         = var.ecr_force_delete
+
+  image_scanning_configuration {
+    scan_on_push = true
+  }
+
+  encryption_configuration {
+    encryption_type = "KMS"
+  }
+}
+
+# Every preview image expires, whatever its tag: the teardown deletes a closed pull request's
+# images, and this rule catches what a failed teardown left behind.
+resource "aws_ecr_lifecycle_policy" "previews" {
+  repository = aws_ecr_repository.previews.name
+  policy = jsonencode({
+    rules = [
       {
-        rulePriority = 3
-        description  = "Keep at most 200 images"
+        rulePriority = 1
+        description  = "Expire every preview image ${var.pr_image_expiry_days} days after its push"
         selection = {
           tagStatus   = "any"
-          countType   = "imageCountMoreThan"
-          countNumber = 200
+          countType   = "sinceImagePushed"
+          countUnit   = "days"
+          countNumber = var.pr_image_expiry_days
         }
         action = { type = "expire" }
       },
@@ -119,11 +157,28 @@ resource "aws_cloudwatch_log_group" "app" {
   retention_in_days = var.log_retention_days
 }
 
-# Task role boundary ------------------------------------------------------------------------
+# Preview tasks write here, so a pull request's task can never write into production's streams.
+resource "aws_cloudwatch_log_group" "previews" {
+  #checkov:skip=CKV_AWS_158:Encrypted at rest by CloudWatch Logs' own key; a customer-managed KMS key costs $1/month and needs a key policy for logs.<region>.amazonaws.com, out of scope for the PoC.
+  name              = "/${var.name}/${var.environment}/previews"
+  retention_in_days = var.log_retention_days
+}
 
-# The most any task role of this environment may do. The preview deploy role can create task
-# roles only with this boundary attached, so it cannot mint a role stronger than itself.
+# Task role boundaries -----------------------------------------------------------------------
+
+# The most a task role may do: log in to ECR, pull from one repository, write to one log group.
+# Production's task roles (the default branch's stack) get the production repository and log
+# group; preview task roles, the only roles the preview deploy role may create, get the
+# preview repository and log group, so a pull request cannot mint a role stronger than that.
+locals {
+  boundaries = {
+    production = { name = "${local.base}-task-boundary", repository = aws_ecr_repository.app.arn, log_group = aws_cloudwatch_log_group.app.arn }
+    previews   = { name = "${local.base}-preview-task-boundary", repository = aws_ecr_repository.previews.arn, log_group = aws_cloudwatch_log_group.previews.arn }
+  }
+}
+
 data "aws_iam_policy_document" "task_boundary" {
+  for_each = local.boundaries
   statement {
     sid = "EcrLogin"
     # GetAuthorizationToken has no resource-level permissions: AWS accepts only "*".
@@ -133,17 +188,23 @@ data "aws_iam_policy_document" "task_boundary" {
   statement {
     sid       = "PullAppImages"
     actions   = ["ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage"]
-    resources = [aws_ecr_repository.app.arn]
+    resources = [each.value.repository]
   }
   statement {
     sid       = "WriteAppLogs"
     actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
-    resources = ["${aws_cloudwatch_log_group.app.arn}:log-stream:*"]
+    resources = ["${each.value.log_group}:log-stream:*"]
   }
 }
 
 resource "aws_iam_policy" "task_boundary" {
-  name        = "${local.base}-task-boundary"
-  description = "Permissions boundary of every ECS task role in ${local.base}"
-  policy      = data.aws_iam_policy_document.task_boundary.json
+  for_each    = local.boundaries
+  name        = each.value.name
+  description = "Permissions boundary of every ${each.key} ECS task role in ${local.base}"
+  policy      = data.aws_iam_policy_document.task_boundary[each.key].json
+}
+
+moved {
+  from = aws_iam_policy.task_boundary
+  to   = aws_iam_policy.task_boundary["production"]
 }
