@@ -343,7 +343,7 @@ impl Run<'_> {
         let image_req = ImageRequest {
             context: self.settings.context.clone(),
             dockerfile: self.settings.dockerfile.clone(),
-            repository: self.settings.image_repository.clone(),
+            repository: self.settings.image_repository_for(&stack).to_string(),
             app_version: commit.clone(),
             build_args: self.settings.build_args.clone().into_iter().collect(),
             docker: self
@@ -497,15 +497,18 @@ impl Run<'_> {
         }
         let endpoint = output_str(&outputs, "endpoint_url").ok();
         report.endpoint = endpoint.clone();
+        let image_repository = self.settings.image_repository_for(&stack);
         if let Ok(name) = output_str(&outputs, "ecr_repository_name")
-            && name != self.settings.image_repository
+            && name != image_repository
         {
-            {
-                self.workflow.warning(&format!(
-                    "the stacks' ECR repository is `{name}` but the image went to `{}`: set image.repository in ecs-poc.yml",
-                    self.settings.image_repository
-                ));
-            }
+            let key = if stack == "main" {
+                "image.repository"
+            } else {
+                "image.preview-repository"
+            };
+            self.workflow.warning(&format!(
+                "the stack's ECR repository is `{name}` but the image went to `{image_repository}`: set {key} in ecs-poc.yml"
+            ));
         }
         let Some(built) = report.image.clone() else {
             return Err(Error::image("no image was produced"));
