@@ -635,7 +635,8 @@ impl Run<'_> {
             return Ok(());
         }
         let ecr = aws_sdk_ecr::Client::new(&session.sdk_config);
-        let repo = repository.unwrap_or_else(|| self.settings.image_repository.clone());
+        let repo =
+            repository.unwrap_or_else(|| self.settings.image_repository_for(stack).to_string());
         let removed = stage(
             report,
             &self.workflow,
