@@ -366,7 +366,14 @@ impl Run<'_> {
         let terraform_branch = async {
             let mut plans = Vec::new();
             tf.init(&shared).await?;
-            let p = tf.plan(&shared, PlanMode::Apply).await?;
+            // Only the default branch applies the shared stack; everyone else only shows its
+            // plan, without the state lock (the preview role may not write the shared state).
+            let mode = if apply_shared {
+                PlanMode::Apply
+            } else {
+                PlanMode::ShowOnly
+            };
+            let p = tf.plan(&shared, mode).await?;
             let applied = apply_shared && p.has_changes;
             if applied {
                 tf.apply(&shared, &p).await?;
