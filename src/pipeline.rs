@@ -134,7 +134,9 @@ async fn stage<T>(
 ) -> Result<T> {
     workflow.group(name);
     let started = Instant::now();
-    let r = fut.await;
+    // A refused AWS call (SDK or terraform) names the action and resource and says where the
+    // deploy roles' permissions live.
+    let r = fut.await.map_err(Error::explain_refusal);
     workflow.end_group();
     match &r {
         Ok(_) => report.record(name, StageStatus::Ok, started, None),
@@ -665,7 +667,7 @@ impl Run<'_> {
                 .map_err(|e| {
                     Error::terraform(format!(
                         "cannot delete s3://{bucket}/{key}: {}",
-                        aws_sdk_s3::error::DisplayErrorContext(&e)
+                        crate::error::aws_message(&e)
                     ))
                 })?;
             Ok(())
@@ -777,7 +779,7 @@ pub async fn list_preview_stacks(s3: &aws_sdk_s3::Client, bucket: &str) -> Resul
         let page = page.map_err(|e| {
             Error::terraform(format!(
                 "cannot list s3://{bucket}/preview/: {}",
-                aws_sdk_s3::error::DisplayErrorContext(&e)
+                crate::error::aws_message(&e)
             ))
             .with_hint("check state-bucket and that the role may s3:ListBucket on it")
         })?;
