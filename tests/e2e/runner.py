@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -214,7 +215,11 @@ class Runner:
             **self.extra_env,
         }
         if oidc:
-            env["ACTIONS_ID_TOKEN_REQUEST_URL"] = f"{self.github.url}/oidc/token?api-version=2.0"
+            # The token's `sub` as GitHub derives it: pull requests by event, everything else by ref.
+            subject = (f"repo:{self.repository}:pull_request" if event_name.startswith("pull_request")
+                       else f"repo:{self.repository}:ref:{event.get('ref') or 'refs/heads/main'}")
+            env["ACTIONS_ID_TOKEN_REQUEST_URL"] = (f"{self.github.url}/oidc/token?api-version=2.0&"
+                                                   f"sub={urllib.parse.quote(subject, safe='')}")
             env["ACTIONS_ID_TOKEN_REQUEST_TOKEN"] = OIDC_REQUEST_TOKEN
         for name, value in (inputs or {}).items():
             env[f"INPUT_{name.upper()}"] = value

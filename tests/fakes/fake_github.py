@@ -61,11 +61,14 @@ class State:
         }
 
 
-def jwt_like(audience: str) -> str:
+def jwt_like(audience: str, subject: str = "") -> str:
     def part(obj: dict[str, Any]) -> str:
         return base64.urlsafe_b64encode(json.dumps(obj).encode()).decode().rstrip("=")
 
-    claims = {"aud": audience, "iss": "https://token.actions.githubusercontent.com", "iat": int(time.time())}
+    claims: dict[str, Any] = {"aud": audience, "iss": "https://token.actions.githubusercontent.com",
+                              "iat": int(time.time())}
+    if subject:
+        claims["sub"] = subject
     return f"{part({'alg': 'RS256', 'typ': 'JWT'})}.{part(claims)}.fake-signature-{int(time.time() * 1000)}"
 
 
@@ -159,7 +162,9 @@ def make_handler(state: State) -> type[BaseHTTPRequestHandler]:
             audience = (query.get("audience") or [""])[0]
             state.audiences.append(audience)
             self.record("/oidc/token", 200)
-            return self.send_json(200, {"count": 1, "value": jwt_like(audience)})
+            # GitHub derives `sub` from the job's event and ref; the runner puts it in the job's request URL.
+            subject = (query.get("sub") or [""])[0]
+            return self.send_json(200, {"count": 1, "value": jwt_like(audience, subject)})
 
         def new_comment(self, repo: str, issue: int, body: str) -> dict[str, Any]:
             now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())

@@ -35,6 +35,7 @@ from types import TracebackType
 from typing import Any, Self
 
 from tests.harness.fidelity_proxy import FidelityProxy
+from tests.harness.iam_gate.gate import IamGate, mode_from_env
 from tests.harness.terraform_env import cache_dir, terraform_env
 
 _REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -88,17 +89,22 @@ def aws_env(endpoint: str, region: str = DEFAULT_REGION) -> dict[str, str]:
 
 class EmulatedAws:
     """moto server (child process, with `moto_server`'s condition fix) + fidelity proxy (thread);
-    `endpoint` is the proxy."""
+    `endpoint` is the proxy. The proxy enforces IAM for deploy-role sessions (`iam_gate`; mode from
+    `ECS_POC_IAM_GATE` unless given) and logs each refusal as a JSON line in `iam_gate_log`."""
 
     def __init__(
         self,
         region: str = DEFAULT_REGION,
         moto_env: dict[str, str] | None = None,
         log_path: Path | None = None,
+        iam_gate: str | None = None,
     ) -> None:
         self.region = region
         self._moto_env = dict(moto_env or {})
         self.log_path = log_path or Path(tempfile.mkstemp(prefix="moto-", suffix=".log")[1])
+        self.iam_gate_mode = iam_gate or mode_from_env()
+        self.iam_gate_log = self.log_path.with_name(self.log_path.stem + "-iam-gate.jsonl")
+        self.iam_gate: IamGate | None = None
         self._moto: subprocess.Popen[bytes] | None = None
         self._proxy: FidelityProxy | None = None
         self.moto_port = 0
@@ -127,7 +133,9 @@ class EmulatedAws:
             self._terminate(proc)
         else:
             raise RuntimeError(f"{last_error}; log: {self.log_path}")
-        self._proxy = FidelityProxy(self.moto_port).start()
+        self.iam_gate = IamGate(self.moto_endpoint, ACCOUNT_ID, self.iam_gate_mode, self.iam_gate_log)
+        self._proxy = FidelityProxy(self.moto_port, iam_gate=self.iam_gate).start()
+        print(f"IAM gate: {self.iam_gate_mode}; refusals logged to {self.iam_gate_log}", file=sys.stderr, flush=True)
         return self
 
     @staticmethod
@@ -191,6 +199,8 @@ class EmulatedAws:
             resp.read()
         if self._proxy is not None:
             self._proxy.ecs_memory.clear()
+        if self.iam_gate is not None:
+            self.iam_gate.forget()
 
     def env(self) -> dict[str, str]:
         """The variables to add to a child's environment."""

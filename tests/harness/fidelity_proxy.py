@@ -26,6 +26,7 @@ from typing import Any
 
 from tests.harness.ecr_bridge import EcrBridge
 from tests.harness.faults import Faults
+from tests.harness.iam_gate.gate import IamGate
 
 _CREATE_ZONE_PATH = re.compile(r"^/2013-04-01/hostedzone/?(\?.*)?$")
 _HOP_BY_HOP = {
@@ -141,6 +142,7 @@ class _Handler(BaseHTTPRequestHandler):
     ecs_memory: EcsServiceMemory
     ecr_bridge: EcrBridge | None = None
     faults: Faults | None = None
+    iam_gate: IamGate | None = None
 
     def log_message(self, format: str, *args: object) -> None:
         """Quiet: moto keeps its own request log."""
@@ -180,6 +182,11 @@ class _Handler(BaseHTTPRequestHandler):
             if fault is not None:
                 self._answer(*fault)
                 return
+        if self.iam_gate is not None:
+            refusal = self.iam_gate.check(self.command, self.path, dict(self.headers.items()), body)
+            if refusal is not None:
+                self._answer(*refusal)
+                return
         if self.ecr_bridge is not None:
             self.ecr_bridge.before(target)
         self._relay(body)
@@ -204,6 +211,8 @@ class _Handler(BaseHTTPRequestHandler):
             conn.request(self.command, self.path, body=body or None, headers=headers)
             resp = conn.getresponse()
             data = resp.read()
+            if self.iam_gate is not None:
+                self.iam_gate.observe(self.command, self.path, dict(self.headers.items()), body, resp.status, data)
             if ecs_operation and resp.status == 200:
                 data = self.ecs_memory.rewrite(ecs_operation, data)
             self.send_response_only(resp.status, resp.reason)
@@ -228,8 +237,10 @@ class _Handler(BaseHTTPRequestHandler):
 class FidelityProxy:
     """Runs the proxy on a free loopback port in a daemon thread."""
 
-    def __init__(self, upstream_port: int, host: str = "127.0.0.1", region: str = "eu-west-2") -> None:
+    def __init__(self, upstream_port: int, host: str = "127.0.0.1", region: str = "eu-west-2",
+                 iam_gate: IamGate | None = None) -> None:
         self.faults = Faults()
+        self.iam_gate = iam_gate
         self.ecs_memory = EcsServiceMemory()
         bridge = EcrBridge(f"http://127.0.0.1:{upstream_port}", region)
         handler = type(
@@ -240,6 +251,7 @@ class FidelityProxy:
                 "ecr_bridge": bridge,
                 "faults": self.faults,
                 "ecs_memory": self.ecs_memory,
+                "iam_gate": iam_gate,
             },
         )
         self._server = ThreadingHTTPServer((host, 0), handler)
