@@ -70,6 +70,7 @@ def world(tmp_path_factory: pytest.TempPathFactory, provider_available: str) -> 
     tmp = tmp_path_factory.mktemp("hostile")
     root = copy_tree(tmp)
     shutil.copytree(root / "stacks" / "preview", root / "stacks" / "preview-main")
+    shutil.copytree(root / "stacks" / "shared", root / "stacks" / "shared-pr")
     logs = tmp / "logs"
     logs.mkdir()
     started = time.monotonic()
@@ -194,6 +195,17 @@ def test_a_pull_request_deploys_its_preview_through_the_gate(world: World) -> No
     service = w.aws.client("ecs").describe_services(cluster=out["cluster_name"], services=[out["service_name"]])["services"][0]
     assert service["status"] == "ACTIVE" and service.get("launchType") in ("FARGATE", None)
     assert [d for d in denials(w.aws) if d["mode"] == "enforce"] == [], "the preview's own deploy was refused something"
+
+
+def test_a_pull_request_plans_the_shared_stack_without_a_lock_through_the_gate(world: World) -> None:
+    """The comment shows the shared stack's plan: reads only, and no lock on its state."""
+    w = world
+    logged = len(denials(w.aws))
+    w.pr.init("shared-pr-init", "stacks/shared-pr", backend(w.bucket, "shared/terraform.tfstate", REGION))
+    plan = w.pr.run("shared-pr-plan", "stacks/shared-pr", "plan", "-lock=false", "-input=false", "-no-color",
+                    f"-var=repository={REPOSITORY}", "-var=ecr_force_delete=true", check=False)
+    refused = [d for d in denials(w.aws)[logged:] if d["mode"] == "enforce"]
+    assert plan.returncode in (0, 2) and not refused, f"{refused}\n{plan.stdout[-2000:]}{plan.stderr[-3000:]}"
 
 
 def test_a_pull_request_token_cannot_assume_the_shared_role(world: World) -> None:
