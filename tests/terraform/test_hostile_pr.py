@@ -6,8 +6,8 @@ request's OIDC token through the harness's IAM gate, exactly as its workflow wou
 credentials it tries everything issue "a pull request cannot touch production" lists: each attempt
 must be refused (AWS's access-denied code, and the gate's log names the action) and must leave
 production exactly as it was, compared through the administrator's eyes before and after. Its own
-lifecycle (deploy, redeploy, destroy with its images and state, the sweep's listing) succeeds
-through the same gate.
+lifecycle (deploy, redeploy, the sweep's listing, and `ecs-poc destroy` removing its stack, images and
+state) succeeds through the same gate.
 """
 
 from __future__ import annotations
@@ -15,11 +15,14 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import os
 import shutil
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import botocore.exceptions
@@ -27,7 +30,7 @@ import pytest
 
 from tests.harness.emulated_aws import ACCOUNT_ID, EmulatedAws
 from tests.harness.iam_gate.sessions import denials, role_session
-from tests.terraform.stacks import Runner, backend, copy_tree
+from tests.terraform.stacks import Runner, backend, copy_tree, terraform_binary
 
 REGION = "eu-west-2"
 REPOSITORY = "octo-org/ecs-poc"
@@ -57,6 +60,15 @@ class World:
     def hostile(self, service: str) -> Any:
         """A client with the pull request's credentials."""
         return self.session.client(service)
+
+
+def ecs_poc_binary() -> Path:
+    """The debug build `make build` leaves in CARGO_TARGET_DIR (ECS_POC_BINARY overrides)."""
+    explicit = os.environ.get("ECS_POC_BINARY")
+    cache = Path(os.environ.get("ECS_POC_CACHE", Path.home() / ".cache" / "ecs-poc"))
+    binary = Path(explicit) if explicit else Path(os.environ.get("CARGO_TARGET_DIR", cache / "target")) / "debug" / "ecs-poc"
+    assert binary.is_file(), f"no ecs-poc binary at {binary}: run `make build`"
+    return binary
 
 
 def session_env(session: Any) -> dict[str, str]:
@@ -415,11 +427,14 @@ def test_a_pull_request_redeploys_destroys_with_its_images_and_state_and_the_swe
     # The sweep finds stacks by listing preview/.
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket=w.bucket, Prefix="preview/")["Contents"]]
     assert f"preview/{PR}.tfstate" in keys
-    w.pr.destroy(f"{PR}-destroy", "stacks/preview", w.pr_vars())
-    ids = [{"imageDigest": i["imageDigest"]} for i in ecr.list_images(repositoryName=repository)["imageIds"]]
-    assert len(ids) == 2
-    assert ecr.batch_delete_image(repositoryName=repository, imageIds=ids)["failures"] == []
-    s3.delete_object(Bucket=w.bucket, Key=f"preview/{PR}.tfstate")
+    # The teardown, by the ecs-poc binary with the same credentials: terraform destroy, the pull
+    # request's images, its state.
+    destroyed = subprocess.run(
+        [str(ecs_poc_binary()), "destroy", "--stack", PR, "--state-bucket", w.bucket, "--aws-region", REGION,
+         "--terraform-binary", terraform_binary(), "--output", "json"],
+        cwd=w.pr.root.parent, env=w.aws.child_env(w.pr.extra_env), capture_output=True, text=True, timeout=900, check=False)
+    assert destroyed.returncode == 0, destroyed.stdout[-2000:] + destroyed.stderr[-4000:]
+    assert len(json.loads(destroyed.stdout)["deleted_images"]) == 2, destroyed.stdout[-2000:]
     assert [d for d in denials(w.aws)[logged:] if d["mode"] == "enforce"] == []
     admin = w.aws.client
     assert admin("ecr").list_images(repositoryName=repository)["imageIds"] == []
