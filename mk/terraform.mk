@@ -23,7 +23,7 @@ lint-terraform: setup-terraform checkov-terraform ## terraform fmt -check, valid
 	$(TF) fmt -check -recursive -diff terraform
 	$(TF_PYTEST) tests/terraform/test_static.py
 
-test-terraform: setup-terraform checkov-terraform ## fmt/validate/checkov + harness checks + apply, verify with boto3, destroy on moto
+test-terraform: setup-terraform checkov-terraform build ## fmt/validate/checkov + harness checks + apply, verify with boto3, destroy on moto
 	$(TF_PYTEST) tests/terraform -v --durations=5
 
 # --- for humans, against real AWS (your profile/SSO; no keys in any file) ---------------------

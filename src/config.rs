@@ -190,8 +190,10 @@ pub struct StacksConfig {
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema, PartialEq)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct ImageConfig {
-    /// ECR repository name (default ecs-poc-main: the shared stack's `<name>-<environment>` with its defaults).
+    /// ECR repository of the default branch's (production) images (default ecs-poc-main: the shared stack's `<name>-<environment>` with its defaults).
     pub repository: Option<String>,
+    /// ECR repository of pull-request images (default `<repository>-previews`, the shared stack's preview repository).
+    pub preview_repository: Option<String>,
     /// Docker build context (default .).
     pub context: Option<PathBuf>,
     /// Dockerfile (default <context>/Dockerfile).
@@ -288,6 +290,7 @@ pub struct Settings {
     pub shared_vars: BTreeMap<String, String>,
     pub preview_vars: BTreeMap<String, String>,
     pub image_repository: String,
+    pub image_preview_repository: String,
     pub context: PathBuf,
     pub dockerfile: PathBuf,
     pub build_args: BTreeMap<String, String>,
@@ -390,6 +393,11 @@ impl Settings {
             .map(SecretString::from);
         let repository =
             string(&opts.repository, "repository", &None).or_else(|| env.var("GITHUB_REPOSITORY"));
+        let image_repository = file
+            .image
+            .repository
+            .clone()
+            .unwrap_or_else(|| "ecs-poc-main".into());
         let context = file
             .image
             .context
@@ -438,11 +446,12 @@ impl Settings {
                 .unwrap_or_else(|| "terraform/stacks/preview".into()),
             shared_vars: file.stacks.shared_vars.clone(),
             preview_vars: file.stacks.preview_vars.clone(),
-            image_repository: file
+            image_repository: image_repository.clone(),
+            image_preview_repository: file
                 .image
-                .repository
+                .preview_repository
                 .clone()
-                .unwrap_or_else(|| "ecs-poc-main".into()),
+                .unwrap_or_else(|| format!("{image_repository}-previews")),
             context,
             dockerfile,
             build_args: file.image.build_args.clone(),
@@ -504,7 +513,27 @@ impl Settings {
         if self.pull_request == Some(0) {
             return Err(Error::config("pull-request must be a positive number"));
         }
+        if self.image_preview_repository == self.image_repository {
+            return Err(Error::config(format!(
+                "image.preview-repository and image.repository are both `{}`",
+                self.image_repository
+            ))
+            .with_hint(
+                "pull requests push to their own repository so production never runs their images; \
+                 leave image.preview-repository unset for `<repository>-previews`",
+            ));
+        }
         Ok(())
+    }
+
+    /// The ECR repository a stack's images go to: production's for `main`, the preview
+    /// repository for pull requests.
+    pub fn image_repository_for(&self, stack: &StackName) -> &str {
+        if stack.is_main() {
+            &self.image_repository
+        } else {
+            &self.image_preview_repository
+        }
     }
 }
 
@@ -535,5 +564,52 @@ mod tests {
         assert!(!is_role_arn("arn:aws:iam::123:role/deploy"));
         assert!(!is_role_arn("deploy"));
         assert!(!is_role_arn("arn:aws:iam::123456789012:user/deploy"));
+    }
+
+    fn pr(number: u64) -> StackName {
+        StackName::for_pull_request(number).expect("a positive number")
+    }
+
+    fn settings_from(yaml: &str) -> Result<Settings> {
+        let file = FileConfig::parse(yaml, Path::new("ecs-poc.yml"))?;
+        Settings::resolve(
+            &Options::default(),
+            &BTreeMap::<String, String>::new(),
+            &file,
+            "ecs-poc.yml".into(),
+        )
+    }
+
+    #[test]
+    fn pull_requests_push_to_the_preview_repository_and_main_to_production() {
+        let defaults = settings_from("").expect("defaults resolve");
+        assert_eq!(
+            defaults.image_repository_for(&StackName::main()),
+            "ecs-poc-main"
+        );
+        assert_eq!(
+            defaults.image_repository_for(&pr(12)),
+            "ecs-poc-main-previews"
+        );
+
+        let derived = settings_from("image:\n  repository: shop-prod\n").expect("resolves");
+        assert_eq!(derived.image_repository_for(&pr(3)), "shop-prod-previews");
+
+        let explicit =
+            settings_from("image:\n  repository: shop-prod\n  preview-repository: shop-pr\n")
+                .expect("resolves");
+        assert_eq!(
+            explicit.image_repository_for(&StackName::main()),
+            "shop-prod"
+        );
+        assert_eq!(explicit.image_repository_for(&pr(3)), "shop-pr");
+    }
+
+    #[test]
+    fn one_repository_for_production_and_previews_is_refused() {
+        let err = settings_from("image:\n  repository: shop\n  preview-repository: shop\n")
+            .expect_err("production and previews must not share a repository");
+        let text = format!("{err:#}");
+        assert!(text.contains("image.preview-repository"), "{text}");
     }
 }

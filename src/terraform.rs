@@ -30,7 +30,12 @@ pub struct Stack {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PlanMode {
+    /// A plan that will be applied: it holds the state lock while it runs.
     Apply,
+    /// A plan to show, never to apply (a pull request's view of the shared stack): it takes
+    /// no lock (`-lock=false`), so the role running it needs no write access to the state.
+    ShowOnly,
+    /// A plan that destroys everything, holding the lock.
     Destroy,
 }
 
@@ -252,11 +257,15 @@ impl Terraform {
             "-input=false".into(),
             "-no-color".into(),
             "-detailed-exitcode".into(),
-            "-lock-timeout=300s".into(),
             format!("-out={}", file.display()),
         ];
-        if mode == PlanMode::Destroy {
-            args.push("-destroy".into());
+        match mode {
+            PlanMode::Apply => args.push("-lock-timeout=300s".into()),
+            PlanMode::ShowOnly => args.push("-lock=false".into()),
+            PlanMode::Destroy => {
+                args.push("-lock-timeout=300s".into());
+                args.push("-destroy".into());
+            }
         }
         for (name, value) in &stack.vars {
             args.push("-var".into());

@@ -318,7 +318,8 @@ async fn sweep_removes_only_closed_pull_requests_and_destroy_is_idempotent() {
         ["preview/pr-1.tfstate", "preview/pr-2.tfstate"]
     );
     let ecs = aws_sdk_ecs::Client::new(&sdk);
-    let cluster = "ecs-poc-main";
+    // Pull-request services run on the Fargate preview cluster.
+    let cluster = "ecs-poc-main-previews";
     let before = services(&ecs, cluster).await;
     assert_eq!(before.len(), 2, "two preview services: {before:?}");
 

@@ -87,6 +87,39 @@ async fn init_plan_apply_outputs_update_replace_destroy_on_moto() {
     assert_eq!(outputs["bucket"], serde_json::json!("fixture-data-one"));
     assert_eq!(outputs["app_version"], serde_json::json!("v1"));
 
+    // A show-only plan takes no lock: it runs while another run holds the state lock, and
+    // leaves that lock exactly as it was.
+    let lock_key = "preview/pr-7.tfstate.tflock";
+    let lock_body =
+        r#"{"ID":"held-by-another-run","Operation":"OperationTypeApply","Who":"other@runner"}"#;
+    s3.put_object()
+        .bucket("tf-state")
+        .key(lock_key)
+        .body(lock_body.as_bytes().to_vec().into())
+        .send()
+        .await
+        .expect("hold the lock");
+    let shown = tf
+        .plan(&stack, PlanMode::ShowOnly)
+        .await
+        .expect("a show-only plan ignores the held lock");
+    assert!(!shown.has_changes, "{}", shown.text);
+    let held = s3
+        .get_object()
+        .bucket("tf-state")
+        .key(lock_key)
+        .send()
+        .await
+        .expect("the lock is still there");
+    let held = held.body.collect().await.expect("lock body").into_bytes();
+    assert_eq!(held.as_ref(), lock_body.as_bytes());
+    s3.delete_object()
+        .bucket("tf-state")
+        .key(lock_key)
+        .send()
+        .await
+        .expect("release the lock");
+
     let again = tf.plan(&stack, PlanMode::Apply).await.expect("plan no-op");
     assert!(!again.has_changes, "{}", again.text);
     assert_eq!(again.summary.total(), 0);

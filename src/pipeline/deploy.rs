@@ -133,7 +133,8 @@ impl Run<'_> {
         if plan_only {
             return Ok(());
         }
-        self.roll_out(report, &clients, &outputs, &commit).await
+        self.roll_out(report, &clients, &stack, &outputs, &commit)
+            .await
     }
 
     /// The inputs of a plan of the shared stack made now (counts still zero); `None` when they
@@ -182,7 +183,7 @@ impl Run<'_> {
         let request = ImageRequest {
             context: self.settings.context.clone(),
             dockerfile: self.settings.dockerfile.clone(),
-            repository: self.settings.image_repository.clone(),
+            repository: self.settings.image_repository_for(stack).to_string(),
             app_version: commit.to_string(),
             build_args: self.settings.build_args.clone().into_iter().collect(),
             docker: self
@@ -210,17 +211,23 @@ impl Run<'_> {
         &self,
         report: &mut Report,
         clients: &Clients,
+        stack: &StackName,
         outputs: &Outputs,
         commit: &str,
     ) -> Result<()> {
         let endpoint = output_str(outputs, "endpoint_url").ok();
         report.endpoint = endpoint.clone();
+        let image_repository = self.settings.image_repository_for(stack);
         if let Ok(name) = output_str(outputs, "ecr_repository_name")
-            && name != self.settings.image_repository
+            && name != image_repository
         {
+            let key = if stack.is_main() {
+                "image.repository"
+            } else {
+                "image.preview-repository"
+            };
             self.workflow.warning(&format!(
-                "the stacks' ECR repository is `{name}` but the image went to `{}`: set image.repository in ecs-poc.yml",
-                self.settings.image_repository
+                "the stack's ECR repository is `{name}` but the image went to `{image_repository}`: set {key} in ecs-poc.yml"
             ));
         }
         let Some(built) = report.image.clone() else {
@@ -300,7 +307,14 @@ async fn terraform_branch(
         }
         None => {
             t.tf.init(&t.shared).await?;
-            let p = t.tf.plan(&t.shared, PlanMode::Apply).await?;
+            // Only the default branch applies the shared stack; everyone else only shows its
+            // plan, without the state lock (the preview role may not write the shared state).
+            let mode = if t.apply_shared {
+                PlanMode::Apply
+            } else {
+                PlanMode::ShowOnly
+            };
+            let p = t.tf.plan(&t.shared, mode).await?;
             let applied = t.apply_shared && p.has_changes;
             if applied {
                 t.tf.apply(&t.shared, &p).await?;

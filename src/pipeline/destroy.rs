@@ -82,7 +82,8 @@ impl Run<'_> {
             report.note("Dry run: nothing was destroyed.");
             return Ok(());
         }
-        let repo = repository.unwrap_or_else(|| self.settings.image_repository.clone());
+        let repo =
+            repository.unwrap_or_else(|| self.settings.image_repository_for(stack).to_string());
         let removed = stage(
             report,
             &self.workflow,

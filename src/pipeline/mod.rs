@@ -76,7 +76,9 @@ async fn stage<T>(
 ) -> Result<T> {
     workflow.group(name);
     let started = Instant::now();
-    let r = fut.await;
+    // A refused AWS call (SDK or terraform) names the action and resource and says where the
+    // deploy roles' permissions live.
+    let r = fut.await.map_err(Error::explain_refusal);
     workflow.end_group();
     match &r {
         Ok(_) => report.record(name, StageStatus::Ok, started, None),

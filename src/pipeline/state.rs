@@ -30,7 +30,7 @@ pub async fn list_preview_stacks(s3: &aws_sdk_s3::Client, bucket: &str) -> Resul
         let page = page.map_err(|e| {
             Error::terraform(format!(
                 "cannot list s3://{bucket}/{PREVIEW_PREFIX}: {}",
-                aws_sdk_s3::error::DisplayErrorContext(&e)
+                aws_message(&e)
             ))
             .with_hint("check state-bucket and that the role may s3:ListBucket on it")
             .with_source(e)

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.runner import GITHUB_TOKEN, OIDC_REQUEST_TOKEN, RunResult, leaked_secrets
-from tests.e2e.world import World, start_world
+from tests.e2e.world import PREVIEW_CLUSTER, PREVIEW_REPOSITORY, World, start_world
 from tests.harness.ecr_bridge import REGISTRY_PASSWORD, Registry
 
 MAIN_SHA = "a" * 40
@@ -126,6 +126,7 @@ def test_pull_request_deploys_its_own_stack_and_comments_once(world: World, runs
     repo_uri, _, digest = image.partition("@")
     assert digest.startswith("sha256:"), image
     repository = repo_uri.split("/", 1)[1]
+    assert repository == PREVIEW_REPOSITORY, "a pull request's image must not go to production's repository"
     assert Registry(world.aws.region).manifest(repository, digest) is not None, f"{image} not in the registry"
 
     # The service runs the task definition the binary registered, and that points at the digest.
@@ -140,7 +141,8 @@ def test_pull_request_deploys_its_own_stack_and_comments_once(world: World, runs
     services = [s for arn in ecs.list_clusters()["clusterArns"] for s in ecs.list_services(cluster=arn)["serviceArns"]]
     pr7 = [s for s in services if s.rsplit("/", 1)[-1].endswith("pr-7")]
     assert pr7, f"no pr-7 service among {services}"
-    cluster = ecs.describe_services(cluster=ecs.list_clusters()["clusterArns"][0], services=pr7)["services"][0]
+    assert all(f"/{PREVIEW_CLUSTER}/" in s for s in pr7), f"pr-7 must run on the preview cluster: {pr7}"
+    cluster = ecs.describe_services(cluster=PREVIEW_CLUSTER, services=pr7)["services"][0]
     assert cluster["taskDefinition"] == task_def_arn
 
     # Exactly one comment, with the plan summary and the endpoint.
@@ -224,7 +226,7 @@ def test_closing_a_pull_request_and_sweeping_removes_only_its_stack(world: World
     assert "pr-7" in sweep.stderr + sweep.stdout
 
     ecs = world.ecs()
-    cluster = ecs.list_clusters()["clusterArns"][0]
+    cluster = PREVIEW_CLUSTER
     names = {s.rsplit("/", 1)[-1]: s for s in ecs.list_services(cluster=cluster)["serviceArns"]}
     live = {n for n, arn in names.items() if service_of(world, cluster, arn).get("status") == "ACTIVE"}
     assert not any(n.endswith("pr-7") for n in live), f"pr-7 still runs: {live}"
@@ -259,7 +261,7 @@ def test_destroying_a_stack_that_is_already_gone_succeeds(world: World, runs: di
     )
     assert result.returncode == 0, explain(result)
     assert re.search(r"already (gone|destroyed)|nothing to (destroy|do)", result.stderr, re.IGNORECASE), result.stderr[-3000:]
-    cluster = world.ecs().list_clusters()["clusterArns"][0]
+    cluster = PREVIEW_CLUSTER
     live = [s for s in world.ecs().list_services(cluster=cluster)["serviceArns"] if s.endswith("pr-8")]
     assert live and service_of(world, cluster, live[0])["status"] == "ACTIVE", "pr-8 was touched"
 
@@ -306,7 +308,7 @@ def test_a_destroy_that_fails_midway_says_what_is_left_and_the_next_one_finishes
 
     again = world.runner.run("pull_request", closed, sha=PR8_SHA, inputs=inputs)
     assert again.returncode == 0, explain(again)
-    cluster = world.ecs().list_clusters()["clusterArns"][0]
+    cluster = PREVIEW_CLUSTER
     live = [s for s in world.ecs().list_services(cluster=cluster)["serviceArns"]
             if s.endswith("pr-8") and service_of(world, cluster, s).get("status") == "ACTIVE"]
     assert not live, f"pr-8 still runs after the second destroy: {live}"

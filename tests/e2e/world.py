@@ -22,8 +22,12 @@ from tests.harness.ecr_bridge import Registry
 from tests.harness.emulated_aws import EmulatedAws
 
 REPOSITORY = "octo-org/hello-service"
-# The shared stack's ECR repository (<name>-<environment> with the defaults).
+# The shared stack's ECR repositories (<name>-<environment> with the defaults): production's,
+# which only the default branch pushes to, and the pull requests' own.
 IMAGE_REPOSITORY = "ecs-poc-main"
+PREVIEW_REPOSITORY = "ecs-poc-main-previews"
+# Pull-request services run on the shared stack's Fargate cluster, production on the EC2 one.
+PREVIEW_CLUSTER = "ecs-poc-main-previews"
 
 
 def log(message: str) -> None:
@@ -104,8 +108,8 @@ def start_world(root: Path | None = None, fake_ecs_args: tuple[str, ...] = ()) -
     base_image = run_script(".ci/base-image.sh", capture=True).splitlines()[-1]
     run_script(".ci/setup-registry.sh", "up")
     run_script(".ci/setup-terraform.sh")
-    purged = Registry("eu-west-2").purge(IMAGE_REPOSITORY)
-    log(f"emulated AWS (registry: {purged} stale image(s) of {IMAGE_REPOSITORY} removed)")
+    purged = sum(Registry("eu-west-2").purge(r) for r in (IMAGE_REPOSITORY, PREVIEW_REPOSITORY))
+    log(f"emulated AWS (registry: {purged} stale image(s) of {IMAGE_REPOSITORY} and {PREVIEW_REPOSITORY} removed)")
     aws = EmulatedAws().start()
     github = fake_ecs = None
     try:

@@ -190,6 +190,17 @@ def test_cluster_has_insights_and_a_managed_scaling_capacity_provider(deployed: 
     assert provider["autoScalingGroupProvider"]["managedScaling"]["status"] == "ENABLED"
 
 
+def test_previews_have_a_fargate_cluster_of_their_own(deployed: Deployment) -> None:
+    """No preview task can be placed on production's instances: the preview cluster offers Fargate only."""
+    ecs = deployed.aws.client("ecs")
+    assert deployed.shared["preview_cluster_name"] == f"{PREFIX}-previews" != deployed.shared["cluster_name"]
+    cluster = ecs.describe_clusters(clusters=[deployed.shared["preview_cluster_name"]], include=["SETTINGS"])["clusters"][0]
+    assert {"name": "containerInsights", "value": "enabled"} in cluster["settings"]
+    assert sorted(cluster["capacityProviders"]) == ["FARGATE", "FARGATE_SPOT"]
+    instances = ecs.list_container_instances(cluster=deployed.shared["preview_cluster_name"])["containerInstanceArns"]
+    assert instances == []
+
+
 def test_alb_public_with_invalid_headers_dropped_and_404_default(deployed: Deployment) -> None:
     elb = deployed.aws.client("elbv2")
     lb = elb.describe_load_balancers(LoadBalancerArns=[deployed.shared["alb_arn"]])["LoadBalancers"][0]
@@ -199,6 +210,18 @@ def test_alb_public_with_invalid_headers_dropped_and_404_default(deployed: Deplo
     listener = elb.describe_listeners(ListenerArns=[deployed.shared["alb_listener_arn"]])["Listeners"][0]
     assert listener["Port"] == 80
     assert listener["DefaultActions"][0]["Type"] == "fixed-response"
+    assert listener["DefaultActions"][0]["FixedResponseConfig"]["StatusCode"] == "404"
+
+
+def test_previews_have_a_load_balancer_of_their_own_with_a_404_default(deployed: Deployment) -> None:
+    elb = deployed.aws.client("elbv2")
+    shared = deployed.shared
+    assert shared["preview_alb_arn"] != shared["alb_arn"]
+    lb = elb.describe_load_balancers(LoadBalancerArns=[shared["preview_alb_arn"]])["LoadBalancers"][0]
+    assert lb["LoadBalancerName"] == f"{PREFIX}-pv"
+    assert lb["SecurityGroups"] == [shared["preview_alb_security_group_id"]] != [shared["alb_security_group_id"]]
+    listener = elb.describe_listeners(ListenerArns=[shared["preview_alb_listener_arn"]])["Listeners"][0]
+    assert listener["LoadBalancerArn"] == shared["preview_alb_arn"]
     assert listener["DefaultActions"][0]["FixedResponseConfig"]["StatusCode"] == "404"
 
 
@@ -221,23 +244,41 @@ def test_security_groups_admit_only_the_alb_on_dynamic_ports(deployed: Deploymen
     assert (alb_out[0]["FromPort"], alb_out[0]["ToPort"]) == (49153, 65535)
 
 
+def test_preview_tasks_admit_only_the_preview_load_balancer_on_the_app_port(deployed: Deployment) -> None:
+    ec2 = deployed.aws.client("ec2")
+    pv_sg, task_sg = deployed.shared["preview_alb_security_group_id"], deployed.shared["preview_task_security_group_id"]
+    groups = {g["GroupId"]: g for g in ec2.describe_security_groups(GroupIds=[pv_sg, task_sg])["SecurityGroups"]}
+    ingress = groups[task_sg]["IpPermissions"]
+    assert [(r["IpProtocol"], r["FromPort"], r["ToPort"]) for r in ingress] == [("tcp", 8000, 8000)]
+    assert [p["GroupId"] for p in ingress[0]["UserIdGroupPairs"]] == [pv_sg]
+    assert ingress[0]["IpRanges"] == []
+    assert [(e["FromPort"], e["ToPort"]) for e in groups[task_sg]["IpPermissionsEgress"]] == [(443, 443)]
+    pv_out = groups[pv_sg]["IpPermissionsEgress"]
+    assert len(pv_out) == 1 and [p["GroupId"] for p in pv_out[0]["UserIdGroupPairs"]] == [task_sg]
+    assert (pv_out[0]["FromPort"], pv_out[0]["ToPort"]) == (8000, 8000)
+
+
 # Per-stack resources ---------------------------------------------------------------------------
 
 
-def test_listener_rules_route_each_stack_by_path_with_distinct_priorities(deployed: Deployment) -> None:
-    elb = deployed.aws.client("elbv2")
-    rules = elb.describe_rules(ListenerArn=deployed.shared["alb_listener_arn"])["Rules"]
+def rules_by_target(d: Deployment, listener_arn: str) -> dict[str, tuple[str, list[str]]]:
     by_target = {}
-    for rule in rules:
+    for rule in d.aws.client("elbv2").describe_rules(ListenerArn=listener_arn)["Rules"]:
         if rule["IsDefault"]:
             continue
         target = rule["Actions"][0]["TargetGroupArn"]
         paths = [v for c in rule["Conditions"] if c["Field"] == "path-pattern" for v in c.get("Values") or c["PathPatternConfig"]["Values"]]
         by_target[target] = (rule["Priority"], sorted(paths))
-    expected = {"pr-7": ("7", ["/pr-7", "/pr-7/*"]), "pr-12": ("12", ["/pr-12", "/pr-12/*"]), "main": ("50000", ["/*"])}
-    for stack, want in expected.items():
-        assert by_target[deployed.previews[stack]["target_group_arn"]] == want, stack
-    assert len(by_target) == len(PREVIEWS)
+    return by_target
+
+
+def test_listener_rules_route_each_stack_by_path_with_distinct_priorities(deployed: Deployment) -> None:
+    """main alone on production's listener; pull requests only on the previews' listener."""
+    production = rules_by_target(deployed, deployed.shared["alb_listener_arn"])
+    assert production == {deployed.previews["main"]["target_group_arn"]: ("50000", ["/*"])}
+    previews = rules_by_target(deployed, deployed.shared["preview_alb_listener_arn"])
+    expected = {"pr-7": ("7", ["/pr-7", "/pr-7/*"]), "pr-12": ("12", ["/pr-12", "/pr-12/*"])}
+    assert previews == {deployed.previews[stack]["target_group_arn"]: want for stack, want in expected.items()}
 
 
 def test_target_groups_are_tuned_for_fast_deploys(deployed: Deployment) -> None:
@@ -245,28 +286,48 @@ def test_target_groups_are_tuned_for_fast_deploys(deployed: Deployment) -> None:
     for stack in PRS:
         arn = deployed.previews[stack]["target_group_arn"]
         tg = elb.describe_target_groups(TargetGroupArns=[arn])["TargetGroups"][0]
+        assert tg["TargetType"] == "ip", "awsvpc tasks register by address"
         assert tg["HealthCheckPath"] == f"/{stack}/healthz"
         assert tg["HealthCheckIntervalSeconds"] <= 10 and tg["HealthyThresholdCount"] == 2
         attrs = {a["Key"]: a["Value"] for a in elb.describe_target_group_attributes(TargetGroupArn=arn)["Attributes"]}
         assert int(attrs["deregistration_delay.timeout_seconds"]) <= 30
+    main = elb.describe_target_groups(TargetGroupArns=[deployed.previews["main"]["target_group_arn"]])["TargetGroups"][0]
+    assert main["TargetType"] == "instance"
 
 
-def test_services_run_bridge_tasks_with_safe_rollouts(deployed: Deployment) -> None:
+def cluster_of(d: Deployment, stack: str) -> str:
+    return str(d.shared["cluster_name"] if stack == "main" else d.shared["preview_cluster_name"])
+
+
+def test_services_run_main_on_ec2_and_previews_on_fargate_with_safe_rollouts(deployed: Deployment) -> None:
     ecs = deployed.aws.client("ecs")
     for stack in PREVIEWS:
         out = deployed.previews[stack]
-        svc = ecs.describe_services(cluster=deployed.shared["cluster_name"], services=[out["service_name"]])["services"][0]
+        assert out["cluster_name"] == cluster_of(deployed, stack)
+        svc = ecs.describe_services(cluster=cluster_of(deployed, stack), services=[out["service_name"]])["services"][0]
         assert svc["status"] == "ACTIVE"
         config = svc["deploymentConfiguration"]
         assert config["deploymentCircuitBreaker"] == {"enable": True, "rollback": True}
         assert (config["minimumHealthyPercent"], config["maximumPercent"]) == (100, 200)
         assert svc["loadBalancers"][0]["targetGroupArn"] == out["target_group_arn"]
         task = ecs.describe_task_definition(taskDefinition=out["task_definition_arn"])["taskDefinition"]
-        assert task["networkMode"] == "bridge"
         assert task["executionRoleArn"] != task["taskRoleArn"]
         container = task["containerDefinitions"][0]
         assert container["name"] == out["container_name"] == "app"
-        assert container["portMappings"][0]["hostPort"] == 0 and container["portMappings"][0]["containerPort"] == 8000
+        strategy = [p["capacityProvider"] for p in svc["capacityProviderStrategy"]]
+        if stack == "main":
+            assert task["networkMode"] == "bridge" and task["requiresCompatibilities"] == ["EC2"]
+            assert strategy == [deployed.shared["capacity_provider_name"]]
+            assert container["portMappings"][0]["hostPort"] == 0 and container["portMappings"][0]["containerPort"] == 8000
+        else:
+            assert task["networkMode"] == "awsvpc" and task["requiresCompatibilities"] == ["FARGATE"]
+            assert (task["cpu"], task["memory"]) == ("256", "512")
+            assert strategy == ["FARGATE"]
+            network = svc["networkConfiguration"]["awsvpcConfiguration"]
+            assert sorted(network["subnets"]) == sorted(deployed.shared["private_subnet_ids"])
+            assert network["securityGroups"] == [deployed.shared["preview_task_security_group_id"]]
+            assert network["assignPublicIp"] == "DISABLED"
+            assert container["portMappings"][0]["containerPort"] == 8000
         assert container["stopTimeout"] > 30, "must exceed gunicorn's graceful timeout"
         assert container["readonlyRootFilesystem"] is True
         env = {e["name"]: e["value"] for e in container["environment"]}
@@ -274,14 +335,14 @@ def test_services_run_bridge_tasks_with_safe_rollouts(deployed: Deployment) -> N
             assert "SCRIPT_NAME" not in env and out["endpoint_url"] == f"http://{deployed.shared['alb_dns_name']}/"
         else:
             assert env["SCRIPT_NAME"] == f"/{stack}"
-            assert out["endpoint_url"] == f"http://{deployed.shared['alb_dns_name']}/{stack}/"
+            assert out["endpoint_url"] == f"http://{deployed.shared['preview_alb_dns_name']}/{stack}/"
         assert container["logConfiguration"]["options"]["awslogs-stream-prefix"] == stack
 
 
 def test_services_scale_on_cpu_and_request_count(deployed: Deployment) -> None:
     aas = deployed.aws.client("application-autoscaling")
     for stack in PREVIEWS:
-        resource = f"service/{deployed.shared['cluster_name']}/{deployed.previews[stack]['service_name']}"
+        resource = f"service/{cluster_of(deployed, stack)}/{deployed.previews[stack]['service_name']}"
         targets = aas.describe_scalable_targets(ServiceNamespace="ecs", ResourceIds=[resource])["ScalableTargets"]
         assert [(t["MinCapacity"], t["MaxCapacity"]) for t in targets] == [(1, 4)]
         policies = aas.describe_scaling_policies(ServiceNamespace="ecs", ResourceId=resource)["ScalingPolicies"]
@@ -289,15 +350,28 @@ def test_services_scale_on_cpu_and_request_count(deployed: Deployment) -> None:
         assert metrics == ["ALBRequestCountPerTarget", "ECSServiceAverageCPUUtilization"]
 
 
-def test_repository_is_immutable_scanned_encrypted_and_expires_pr_images(deployed: Deployment) -> None:
+def test_repositories_are_immutable_scanned_encrypted_and_only_previews_expire(deployed: Deployment) -> None:
     ecr = deployed.aws.client("ecr")
-    repo = ecr.describe_repositories(repositoryNames=[deployed.shared["ecr_repository_name"]])["repositories"][0]
-    assert repo["imageTagMutability"] == "IMMUTABLE"
-    assert repo["imageScanningConfiguration"]["scanOnPush"] is True
-    assert repo["encryptionConfiguration"]["encryptionType"] == "KMS"
-    policy = json.loads(ecr.get_lifecycle_policy(repositoryName=repo["repositoryName"])["lifecyclePolicyText"])
-    assert any(r["selection"].get("tagPrefixList") == ["pr-"] for r in policy["rules"])
-    assert deployed.previews["pr-7"]["ecr_repository_url"] == repo["repositoryUri"]
+    names = {"production": deployed.shared["ecr_repository_name"], "previews": deployed.shared["preview_ecr_repository_name"]}
+    assert names == {"production": PREFIX, "previews": f"{PREFIX}-previews"}
+    repos = {}
+    for kind, name in names.items():
+        repo = ecr.describe_repositories(repositoryNames=[name])["repositories"][0]
+        assert repo["imageTagMutability"] == "IMMUTABLE"
+        assert repo["imageScanningConfiguration"]["scanOnPush"] is True
+        assert repo["encryptionConfiguration"]["encryptionType"] == "KMS"
+        repos[kind] = repo
+    def rules(kind: str) -> list[dict[str, Any]]:
+        text = ecr.get_lifecycle_policy(repositoryName=names[kind])["lifecyclePolicyText"]
+        return [r["selection"] for r in json.loads(text)["rules"]]
+    # The image production runs is tagged: only untagged images ever expire there.
+    assert [s["tagStatus"] for s in rules("production")] == ["untagged"]
+    # Every preview image expires, whatever tag the pipeline gave it.
+    assert rules("previews") == [{"tagStatus": "any", "countType": "sinceImagePushed", "countUnit": "days", "countNumber": 14}]
+    assert deployed.previews["main"]["ecr_repository_url"] == repos["production"]["repositoryUri"]
+    for stack in PRS:
+        assert deployed.previews[stack]["ecr_repository_url"] == repos["previews"]["repositoryUri"]
+        assert deployed.previews[stack]["ecr_repository_name"] == names["previews"]
 
 
 # IAM ---------------------------------------------------------------------------------------
@@ -346,45 +420,80 @@ def test_deploy_roles_trust_only_this_repository_with_the_sts_audience(deployed:
     assert not any(s.endswith(":pull_request") for s in subs["shared"]), "a pull request must not assume the shared role"
 
 
-def test_preview_role_cannot_touch_network_cluster_or_foreign_iam(deployed: Deployment) -> None:
+def role_policy(iam: Any, role: str, name: str) -> dict[str, Any]:
+    doc = iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
+    return doc if isinstance(doc, dict) else json.loads(doc)
+
+
+def test_preview_role_reaches_only_pr_resources_and_never_the_network_cluster_or_foreign_iam(deployed: Deployment) -> None:
     iam = deployed.aws.client("iam")
-    doc = iam.get_role_policy(RoleName=f"{PREFIX}-deploy-preview", PolicyName="deploy-preview-stacks")["PolicyDocument"]
-    doc = doc if isinstance(doc, dict) else json.loads(doc)
-    actions = {a for s in as_list(doc["Statement"]) for a in as_list(s["Action"])}
+    doc = role_policy(iam, f"{PREFIX}-deploy-preview", "deploy-preview-stacks")
+    statements = as_list(doc["Statement"])
+    actions = {a for s in statements for a in as_list(s["Action"])}
     forbidden_prefixes = ("ec2:", "autoscaling:", "route53:", "kms:")
     assert not [a for a in actions if a.startswith(forbidden_prefixes)]
-    assert not actions & {"ecs:DeleteCluster", "ecs:UpdateCluster", "elasticloadbalancing:DeleteLoadBalancer",
-                          "elasticloadbalancing:ModifyListener", "iam:AttachRolePolicy", "iam:CreatePolicy"}
-    for statement in as_list(doc["Statement"]):
-        iam_actions = [a for a in as_list(statement["Action"]) if a.startswith("iam:") and a != "iam:CreateServiceLinkedRole"]
-        if iam_actions:
-            assert all(r.split(":role/")[1].startswith((f"{PREFIX}-pr-", f"{PREFIX}-main")) for r in as_list(statement["Resource"])), statement
-    create = next(s for s in as_list(doc["Statement"]) if "iam:CreateRole" in as_list(s["Action"]))
-    assert create["Condition"]["StringEquals"]["iam:PermissionsBoundary"] == deployed.shared["task_permissions_boundary_arn"]
+    assert not actions & {"ecs:DeleteCluster", "ecs:UpdateCluster", "ecs:RunTask", "ecs:StartTask",
+                          "elasticloadbalancing:DeleteLoadBalancer", "elasticloadbalancing:ModifyListener",
+                          "iam:AttachRolePolicy", "iam:CreatePolicy", "iam:CreatePolicyVersion",
+                          "iam:UpdateAssumeRolePolicy", "iam:PutRolePermissionsBoundary",
+                          "iam:DeleteRolePermissionsBoundary"}
+    resources = [r for s in statements for r in as_list(s["Resource"]) if r != "*"]
+    assert not [r for r in resources if f"{PREFIX}-main" in r], "the preview role names a main resource"
+    for statement in statements:
+        for resource in as_list(statement["Resource"]):
+            if ":role/" in resource and "aws-service-role" not in resource:
+                assert resource.endswith(f":role/{PREFIX}-pr-*"), statement
+            if ":service/" in resource:
+                assert f":service/{PREFIX}-previews/{PREFIX}-pr-*" in resource, statement
+            if ":listener" in resource:
+                assert f"/app/{PREFIX}-pv/" in resource, statement
+            if ":repository/" in resource:
+                assert resource.endswith(f":repository/{PREFIX}-previews"), statement
+            if resource.startswith("arn:aws:s3:::") and "/" in resource:
+                assert resource.split("/", 1)[1] in ("shared/terraform.tfstate", "preview/pr-*"), statement
+    create = next(s for s in statements if "iam:CreateRole" in as_list(s["Action"]))
+    boundary = deployed.shared["preview_task_permissions_boundary_arn"]
+    assert create["Condition"]["StringEquals"]["iam:PermissionsBoundary"] == boundary
+    assert boundary != deployed.shared["task_permissions_boundary_arn"]
     for stack in PREVIEWS:
+        expected = deployed.shared["task_permissions_boundary_arn"] if stack == "main" else boundary
         for suffix in ("exec", "task"):
             role = iam.get_role(RoleName=f"{PREFIX}-{stack}-{suffix}")["Role"]
-            assert role["PermissionsBoundary"]["PermissionsBoundaryArn"] == deployed.shared["task_permissions_boundary_arn"]
+            assert role["PermissionsBoundary"]["PermissionsBoundaryArn"] == expected, (stack, suffix)
 
 
-def test_preview_role_reads_the_shared_stack_but_writes_only_its_lock(deployed: Deployment) -> None:
-    """Pull requests show the shared stack's plan: every permission for that is a read, except
-    the plan's state lock object."""
+def test_task_boundaries_pull_only_from_their_own_repository(deployed: Deployment) -> None:
+    iam = deployed.aws.client("iam")
+    repos = {"task_permissions_boundary_arn": PREFIX, "preview_task_permissions_boundary_arn": f"{PREFIX}-previews"}
+    for output, repository in repos.items():
+        arn = deployed.shared[output]
+        policy = iam.get_policy(PolicyArn=arn)["Policy"]
+        doc = iam.get_policy_version(PolicyArn=arn, VersionId=policy["DefaultVersionId"])["PolicyVersion"]["Document"]
+        doc = doc if isinstance(doc, dict) else json.loads(doc)
+        pull = next(s for s in as_list(doc["Statement"]) if "ecr:BatchGetImage" in as_list(s["Action"]))
+        assert [r.split(":repository/")[1] for r in as_list(pull["Resource"])] == [repository]
+
+
+def test_preview_role_reads_the_shared_stack_and_writes_nothing_of_it(deployed: Deployment) -> None:
+    """Pull requests show the shared stack's plan, which runs without a lock: every permission
+    for that is a read."""
     iam = deployed.aws.client("iam")
     role = f"{PREFIX}-deploy-preview"
-    assert sorted(iam.list_role_policies(RoleName=role)["PolicyNames"]) == ["deploy-preview-stacks", "plan-shared-stack"]
-    doc = iam.get_role_policy(RoleName=role, PolicyName="plan-shared-stack")["PolicyDocument"]
+    # Its only inline policy deploys preview stacks; the shared stack's plan comes from the
+    # managed policy both roles carry.
+    assert iam.list_role_policies(RoleName=role)["PolicyNames"] == ["deploy-preview-stacks"]
+    attached = {p["PolicyName"]: p["PolicyArn"] for p in iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"]}
+    read = attached[f"{PREFIX}-deploy-read-shared-stack"]
+    version = iam.get_policy(PolicyArn=read)["Policy"]["DefaultVersionId"]
+    doc = iam.get_policy_version(PolicyArn=read, VersionId=version)["PolicyVersion"]["Document"]
     doc = doc if isinstance(doc, dict) else json.loads(doc)
     for statement in as_list(doc["Statement"]):
         for action in as_list(statement["Action"]):
             verb = action.split(":", 1)[1]
-            if verb in ("PutObject", "DeleteObject"):
-                assert as_list(statement["Resource"]) == [f"arn:aws:s3:::{deployed.bucket}/shared/terraform.tfstate.tflock"]
-            else:
-                assert verb.startswith(("Describe", "Get", "List")), f"plan-shared-stack grants {action}"
-    # Both roles may plan the shared stack through the same managed policy.
-    attached = {p["PolicyName"] for p in iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"]}
-    assert f"{PREFIX}-deploy-read-shared-stack" in attached
+            assert verb.startswith(("Describe", "Get", "List")), f"read-shared-stack grants {action}"
+    preview_inline = role_policy(iam, role, "deploy-preview-stacks")
+    state_writes = [r for s in as_list(preview_inline["Statement"]) if "s3:PutObject" in as_list(s["Action"]) for r in as_list(s["Resource"])]
+    assert state_writes == [f"arn:aws:s3:::{deployed.bucket}/preview/pr-*"], "a pull request may write only its own state (never the shared lock)"
 
 
 def test_shared_role_has_only_managed_policies_within_quota(deployed: Deployment) -> None:
@@ -403,7 +512,7 @@ def test_shared_role_has_only_managed_policies_within_quota(deployed: Deployment
 def test_every_role_the_stacks_create_carries_a_bootstrap_boundary(deployed: Deployment) -> None:
     """The deploy roles can create roles only with a boundary: the infrastructure roles carry
     the infra boundary, production's task and execution roles the task boundary, a pull
-    request's a task boundary too; all boundaries are the bootstrap's, not a stack's."""
+    request's the preview task boundary; all boundaries are the bootstrap's, not a stack's."""
     iam = deployed.aws.client("iam")
     boundary = {kind: f"arn:aws:iam::123456789012:policy/{PREFIX}-{kind}-boundary" for kind in ("task", "preview-task", "infra")}
     assert deployed.shared["task_permissions_boundary_arn"] == boundary["task"]
@@ -421,7 +530,7 @@ def test_every_role_the_stacks_create_carries_a_bootstrap_boundary(deployed: Dep
         elif name.startswith(f"{PREFIX}-main-"):
             allowed = {boundary["task"]}
         else:
-            allowed = {boundary["task"], boundary["preview-task"]}
+            allowed = {boundary["preview-task"]}
         role = iam.get_role(RoleName=name)["Role"]
         assert role.get("PermissionsBoundary", {}).get("PermissionsBoundaryArn") in allowed, f"{name}: {role.get('PermissionsBoundary')}"
     attached = [p["PolicyArn"] for p in iam.list_attached_role_policies(RoleName=f"{PREFIX}-instance")["AttachedPolicies"]]
@@ -469,7 +578,7 @@ def test_every_taggable_resource_carries_the_tags(deployed: Deployment) -> None:
     for g in asg:
         assert_tagged("asg", g["AutoScalingGroupName"], {t["Key"]: t["Value"] for t in g["Tags"]})
 
-    arns = [deployed.shared["alb_arn"], deployed.shared["alb_listener_arn"]]
+    arns = [deployed.shared[k] for k in ("alb_arn", "alb_listener_arn", "preview_alb_arn", "preview_alb_listener_arn")]
     stacks_by_arn = {a: "shared" for a in arns}
     for stack in PREVIEWS:
         for key in ("target_group_arn", "listener_rule_arn"):
@@ -477,11 +586,11 @@ def test_every_taggable_resource_carries_the_tags(deployed: Deployment) -> None:
     for desc in elb.describe_tags(ResourceArns=list(stacks_by_arn))["TagDescriptions"]:
         assert_tagged("elb", desc["ResourceArn"], tags_of(desc["Tags"]), stacks_by_arn[desc["ResourceArn"]])
 
-    cluster_arn = deployed.shared["cluster_arn"]
-    assert_tagged("cluster", cluster_arn, {t["key"]: t["value"] for t in ecs.list_tags_for_resource(resourceArn=cluster_arn)["tags"]})
+    for cluster_arn in (deployed.shared["cluster_arn"], deployed.shared["preview_cluster_arn"]):
+        assert_tagged("cluster", cluster_arn, {t["key"]: t["value"] for t in ecs.list_tags_for_resource(resourceArn=cluster_arn)["tags"]})
     for stack in PREVIEWS:
         out = deployed.previews[stack]
-        svc = ecs.describe_services(cluster=deployed.shared["cluster_name"], services=[out["service_name"]])["services"][0]
+        svc = ecs.describe_services(cluster=cluster_of(deployed, stack), services=[out["service_name"]])["services"][0]
         for arn in (svc["serviceArn"], out["task_definition_arn"]):
             tags = {t["key"]: t["value"] for t in ecs.list_tags_for_resource(resourceArn=arn)["tags"]}
             assert_tagged("ecs", arn, tags, stack)
@@ -497,8 +606,9 @@ def test_every_taggable_resource_carries_the_tags(deployed: Deployment) -> None:
         assert_tagged("role", name, tags_of(iam.list_role_tags(RoleName=name)["Tags"]), stack)
 
     ecr = aws.client("ecr")
-    repo_arn = ecr.describe_repositories(repositoryNames=[deployed.shared["ecr_repository_name"]])["repositories"][0]["repositoryArn"]
-    assert_tagged("ecr", repo_arn, tags_of(ecr.list_tags_for_resource(resourceArn=repo_arn)["tags"]))
+    for name in (deployed.shared["ecr_repository_name"], deployed.shared["preview_ecr_repository_name"]):
+        repo_arn = ecr.describe_repositories(repositoryNames=[name])["repositories"][0]["repositoryArn"]
+        assert_tagged("ecr", repo_arn, tags_of(ecr.list_tags_for_resource(resourceArn=repo_arn)["tags"]))
     logs = aws.client("logs")
     for group in logs.describe_log_groups()["logGroups"]:
         assert_tagged("log group", group["logGroupName"], logs.list_tags_for_resource(resourceArn=group["arn"].removesuffix(":*"))["tags"])
@@ -543,12 +653,12 @@ def test_destroying_one_pull_request_leaves_the_other_standing(deployed: Deploym
     d = deployed
     d.runner.destroy(f"{gone}-destroy", f"stacks/preview-{gone}", d.preview_vars(gone))
     ecs, elb = d.aws.client("ecs"), d.aws.client("elbv2")
-    cluster = d.shared["cluster_name"]
+    cluster = d.shared["preview_cluster_name"]
     services = ecs.describe_services(cluster=cluster, services=[d.previews[gone]["service_name"], d.previews[stays]["service_name"]])
     status = {s["serviceName"]: s["status"] for s in services["services"]}
     assert status.get(d.previews[gone]["service_name"], "MISSING") in ("INACTIVE", "DRAINING", "MISSING")
     assert status[d.previews[stays]["service_name"]] == "ACTIVE"
-    rule_targets = {r["Actions"][0]["TargetGroupArn"] for r in elb.describe_rules(ListenerArn=d.shared["alb_listener_arn"])["Rules"] if not r["IsDefault"]}
+    rule_targets = {r["Actions"][0]["TargetGroupArn"] for r in elb.describe_rules(ListenerArn=d.shared["preview_alb_listener_arn"])["Rules"] if not r["IsDefault"]}
     assert d.previews[gone]["target_group_arn"] not in rule_targets
     assert d.previews[stays]["target_group_arn"] in rule_targets
     tg_names = {t["TargetGroupName"] for t in elb.describe_target_groups()["TargetGroups"]}

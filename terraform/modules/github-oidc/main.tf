@@ -18,10 +18,7 @@ locals {
   cluster_arn    = "arn:${local.part}:ecs:${local.region}:${local.account}:cluster/${local.base}"
   boundary_arn   = "arn:${local.part}:iam::${local.account}:policy/${local.base}-task-boundary"
   app_log_group  = "arn:${local.part}:logs:${local.region}:${local.account}:log-group:/${var.name}/${var.environment}/app"
-  # Names a preview stack may use: <base>-pr-<N>... and <base>-main... (the default branch's
-  # preview). Shared resources never start with either.
-  preview_names = ["${local.base}-pr-*", "${local.base}-main*"]
-  elb_prefix    = "arn:${local.part}:elasticloadbalancing:${local.region}:${local.account}"
+  elb_prefix     = "arn:${local.part}:elasticloadbalancing:${local.region}:${local.account}"
 }
 
 data "aws_caller_identity" "current" {}

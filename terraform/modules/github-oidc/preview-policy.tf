@@ -1,9 +1,34 @@
-# What a pull request's workflow may do: its own state, push the app image, and create or
-# remove the per-PR resources (target group, listener rule, service, task definition, task
-# roles bounded by the environment's boundary, autoscaling). Not the network, the cluster, the
-# load balancer itself, or any other IAM.
+# What the preview role, which pull requests assume, may do to deploy and tear down a preview
+# stack: only resources named <name>-<environment>-pr-*, only in the Fargate preview cluster,
+# only rules on the previews' load balancer, only the preview image repository, log group and
+# task-role boundary, only preview/pr-* state. It may not touch the network, a cluster, a load
+# balancer itself, or any other IAM; it may never update a role's trust policy (terraform needs
+# that only when the trust changes, which no preview does), attach a managed policy, or change
+# a boundary. Planning the shared stack (read-only, without a lock) comes from the managed
+# read-shared-stack policy (shared-policy.tf); the default branch's own service stack from
+# main-service-policy.tf.
 
-data "aws_iam_policy_document" "preview" {
+locals {
+  ecs_prefix  = "arn:${local.part}:ecs:${local.region}:${local.account}"
+  iam_prefix  = "arn:${local.part}:iam::${local.account}"
+  logs_prefix = "arn:${local.part}:logs:${local.region}:${local.account}:log-group"
+  ecr_prefix  = "arn:${local.part}:ecr:${local.region}:${local.account}:repository"
+  stack_scopes = {
+    previews = {
+      names         = ["${local.base}-pr-*"]
+      cluster       = "${local.base}-previews"
+      load_balancer = "${local.base}-pv"
+      repository    = "${local.ecr_prefix}/${local.base}-previews"
+      boundary      = "${local.iam_prefix}:policy/${local.base}-preview-task-boundary"
+      log_group     = "${local.logs_prefix}:/${var.name}/${var.environment}/previews"
+      state         = ["${local.state_bucket}/preview/pr-*"]
+    }
+  }
+}
+
+data "aws_iam_policy_document" "stack" {
+  for_each = local.stack_scopes
+
   statement {
     sid       = "StateList"
     actions   = ["s3:ListBucket"]
@@ -17,7 +42,7 @@ data "aws_iam_policy_document" "preview" {
   statement {
     sid       = "StateOwn"
     actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
-    resources = ["${local.state_bucket}/preview/*"]
+    resources = each.value.state
   }
 
   statement {
@@ -27,9 +52,10 @@ data "aws_iam_policy_document" "preview" {
     resources = ["*"]
   }
   statement {
-    sid = "EcrPushPull"
+    sid = "EcrPushPullDelete"
     actions = [
       "ecr:BatchCheckLayerAvailability",
+      "ecr:BatchDeleteImage",
       "ecr:BatchGetImage",
       "ecr:CompleteLayerUpload",
       "ecr:DescribeImages",
@@ -40,7 +66,7 @@ data "aws_iam_policy_document" "preview" {
       "ecr:PutImage",
       "ecr:UploadLayerPart",
     ]
-    resources = [local.repository_arn]
+    resources = [each.value.repository]
   }
 
   statement {
@@ -67,12 +93,12 @@ data "aws_iam_policy_document" "preview" {
       "elasticloadbalancing:ModifyTargetGroupAttributes",
       "elasticloadbalancing:RemoveTags",
     ]
-    resources = [for n in local.preview_names : "${local.elb_prefix}:targetgroup/${n}/*"]
+    resources = [for n in each.value.names : "${local.elb_prefix}:targetgroup/${n}/*"]
   }
   statement {
-    sid       = "RulesOnSharedListeners"
+    sid       = "RulesOnOwnListeners"
     actions   = ["elasticloadbalancing:CreateRule"]
-    resources = ["${local.elb_prefix}:listener/app/${local.base}/*"]
+    resources = ["${local.elb_prefix}:listener/app/${each.value.load_balancer}/*"]
   }
   statement {
     sid = "OwnRules"
@@ -82,12 +108,13 @@ data "aws_iam_policy_document" "preview" {
       "elasticloadbalancing:ModifyRule",
       "elasticloadbalancing:RemoveTags",
     ]
-    resources = ["${local.elb_prefix}:listener-rule/app/${local.base}/*"]
+    resources = ["${local.elb_prefix}:listener-rule/app/${each.value.load_balancer}/*"]
   }
 
   statement {
     sid = "TaskDefinitions"
-    # Register/Deregister/DescribeTaskDefinition have no resource-level permissions.
+    # Register/Deregister/DescribeTaskDefinition have no resource-level permissions (see the
+    # security model in terraform/README.md for what that leaves open).
     actions = [
       "ecs:DeregisterTaskDefinition",
       "ecs:DescribeTaskDefinition",
@@ -102,14 +129,25 @@ data "aws_iam_policy_document" "preview" {
       "ecs:CreateService",
       "ecs:DeleteService",
       "ecs:DescribeServices",
+      "ecs:UpdateService",
+    ]
+    resources = [for n in each.value.names : "${local.ecs_prefix}:service/${each.value.cluster}/${n}"]
+    condition {
+      test     = "ArnEquals"
+      variable = "ecs:cluster"
+      values   = ["${local.ecs_prefix}:cluster/${each.value.cluster}"]
+    }
+  }
+  statement {
+    sid = "TagOwnServicesAndTaskDefinitions"
+    actions = [
       "ecs:ListTagsForResource",
       "ecs:TagResource",
       "ecs:UntagResource",
-      "ecs:UpdateService",
     ]
     resources = concat(
-      [for n in local.preview_names : "arn:${local.part}:ecs:${local.region}:${local.account}:service/${local.base}/${n}"],
-      [for n in local.preview_names : "arn:${local.part}:ecs:${local.region}:${local.account}:task-definition/${n}:*"],
+      [for n in each.value.names : "${local.ecs_prefix}:service/${each.value.cluster}/${n}"],
+      [for n in each.value.names : "${local.ecs_prefix}:task-definition/${n}:*"],
     )
   }
   statement {
@@ -117,31 +155,32 @@ data "aws_iam_policy_document" "preview" {
     actions = ["ecs:DescribeTasks", "ecs:ListTasks"]
     # ListTasks is authorised against container instances, DescribeTasks against tasks.
     resources = [
-      "arn:${local.part}:ecs:${local.region}:${local.account}:task/${local.base}/*",
-      "arn:${local.part}:ecs:${local.region}:${local.account}:container-instance/${local.base}/*",
+      "${local.ecs_prefix}:task/${each.value.cluster}/*",
+      "${local.ecs_prefix}:container-instance/${each.value.cluster}/*",
     ]
     condition {
       test     = "ArnEquals"
       variable = "ecs:cluster"
-      values   = [local.cluster_arn]
+      values   = ["${local.ecs_prefix}:cluster/${each.value.cluster}"]
     }
   }
 
   statement {
     sid       = "CreateBoundedTaskRoles"
-    actions   = ["iam:CreateRole", "iam:PutRolePolicy"]
-    resources = [for n in local.preview_names : "arn:${local.part}:iam::${local.account}:role/${n}"]
+    actions   = ["iam:CreateRole", "iam:PutRolePolicy", "iam:DeleteRolePolicy"]
+    resources = [for n in each.value.names : "${local.iam_prefix}:role/${n}"]
     condition {
       test     = "StringEquals"
       variable = "iam:PermissionsBoundary"
-      values   = [local.boundary_arn]
+      values   = [each.value.boundary]
     }
   }
   statement {
     sid = "ManageOwnTaskRoles"
+    # No iam:UpdateAssumeRolePolicy: a task role's trust (ecs-tasks.amazonaws.com) is set at
+    # creation and never widened afterwards.
     actions = [
       "iam:DeleteRole",
-      "iam:DeleteRolePolicy",
       "iam:GetRole",
       "iam:GetRolePolicy",
       "iam:ListAttachedRolePolicies",
@@ -149,16 +188,14 @@ data "aws_iam_policy_document" "preview" {
       "iam:ListRolePolicies",
       "iam:TagRole",
       "iam:UntagRole",
-      "iam:UpdateAssumeRolePolicy",
-      "iam:UpdateRole",
       "iam:UpdateRoleDescription",
     ]
-    resources = [for n in local.preview_names : "arn:${local.part}:iam::${local.account}:role/${n}"]
+    resources = [for n in each.value.names : "${local.iam_prefix}:role/${n}"]
   }
   statement {
     sid       = "PassOwnTaskRolesToEcs"
     actions   = ["iam:PassRole"]
-    resources = [for n in local.preview_names : "arn:${local.part}:iam::${local.account}:role/${n}"]
+    resources = [for n in each.value.names : "${local.iam_prefix}:role/${n}"]
     condition {
       test     = "StringEquals"
       variable = "iam:PassedToService"
@@ -169,8 +206,8 @@ data "aws_iam_policy_document" "preview" {
     sid     = "ServiceLinkedRoles"
     actions = ["iam:CreateServiceLinkedRole"]
     resources = [
-      "arn:${local.part}:iam::${local.account}:role/aws-service-role/ecs.amazonaws.com/AWSServiceRoleForECS",
-      "arn:${local.part}:iam::${local.account}:role/aws-service-role/ecs.application-autoscaling.amazonaws.com/AWSServiceRoleForApplicationAutoScaling_ECSService",
+      "${local.iam_prefix}:role/aws-service-role/ecs.amazonaws.com/AWSServiceRoleForECS",
+      "${local.iam_prefix}:role/aws-service-role/ecs.application-autoscaling.amazonaws.com/AWSServiceRoleForApplicationAutoScaling_ECSService",
     ]
   }
 
@@ -202,25 +239,18 @@ data "aws_iam_policy_document" "preview" {
   statement {
     sid       = "TargetTrackingAlarms"
     actions   = ["cloudwatch:DeleteAlarms", "cloudwatch:DescribeAlarms", "cloudwatch:PutMetricAlarm"]
-    resources = [for n in local.preview_names : "arn:${local.part}:cloudwatch:${local.region}:${local.account}:alarm:TargetTracking-service/${local.base}/${n}-*"]
+    resources = [for n in each.value.names : "arn:${local.part}:cloudwatch:${local.region}:${local.account}:alarm:TargetTracking-service/${each.value.cluster}/${n}-*"]
   }
 
   statement {
     sid       = "ReadAppLogs"
     actions   = ["logs:DescribeLogStreams", "logs:GetLogEvents", "logs:FilterLogEvents"]
-    resources = ["${local.app_log_group}:*"]
+    resources = ["${each.value.log_group}:*"]
   }
 }
 
 resource "aws_iam_role_policy" "preview" {
   name   = "deploy-preview-stacks"
   role   = aws_iam_role.preview.id
-  policy = data.aws_iam_policy_document.preview.json
-}
-
-# Pull requests show the shared stack's plan: read-only, plus its lock object.
-resource "aws_iam_role_policy" "preview_plan_shared" {
-  name   = "plan-shared-stack"
-  role   = aws_iam_role.preview.id
-  policy = data.aws_iam_policy_document.shared_read.json
+  policy = data.aws_iam_policy_document.stack["previews"].json
 }

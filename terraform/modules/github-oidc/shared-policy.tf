@@ -562,12 +562,6 @@ data "aws_iam_policy_document" "shared_read" {
     actions   = ["s3:GetObject"]
     resources = ["${local.state_bucket}/shared/terraform.tfstate"]
   }
-  statement {
-    sid = "LockSharedStateForPlans"
-    # terraform plan takes the state lock: only the lock object, never the state itself.
-    actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
-    resources = ["${local.state_bucket}/shared/terraform.tfstate.tflock"]
-  }
 }
 
 # The policies and their attachments ---------------------------------------------------------

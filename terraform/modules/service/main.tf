@@ -10,6 +10,21 @@ locals {
     { APP_VERSION = var.app_version },
     var.path_prefix == "" ? {} : { SCRIPT_NAME = var.path_prefix },
   )
+  # Fargate takes task-level sizes from a fixed list: the smallest one that holds cpu/memory.
+  fargate_cpu    = [for c in [256, 512, 1024, 2048, 4096] : c if c >= var.cpu][0]
+  fargate_min    = max(var.memory, 2 * local.fargate_cpu)
+  fargate_memory = local.fargate_min <= 512 ? 512 : ceil(local.fargate_min / 1024) * 1024
+  # Bridge mode: hostPort 0 lets Docker pick a port from the instance's dynamic range, so
+  # several copies (and several services) share one instance. awsvpc: the task has its own
+  # address and the port is the container's.
+  port_mapping = { containerPort = var.container_port, hostPort = var.fargate ? var.container_port : 0, protocol = "tcp" }
+  # The root filesystem is read-only; the app and gunicorn get a scratch /tmp: a tmpfs on EC2,
+  # a task-local volume on Fargate (which has no tmpfs).
+  linux_parameters = merge(
+    { initProcessEnabled = true },
+    var.fargate ? {} : { tmpfs = [{ containerPath = "/tmp", size = 64, mountOptions = ["noexec", "nosuid", "nodev"] }] },
+  )
+  scratch_mount = var.fargate ? { mountPoints = [{ sourceVolume = "tmp", containerPath = "/tmp", readOnly = false }] } : {}
   # A first apply has no image yet: answer 200 everywhere so the service comes up healthy.
   placeholder_command = [
     "python", "-c",
@@ -20,10 +35,10 @@ locals {
 # Load balancing -----------------------------------------------------------------------------
 
 resource "aws_lb_target_group" "this" {
-  #checkov:skip=CKV_AWS_378:ALB to container stays inside the VPC on the instances' dynamic ports, admitted only from the ALB's security group; TLS ends at the ALB.
+  #checkov:skip=CKV_AWS_378:ALB to container stays inside the VPC, admitted only from the ALB's security group; TLS ends at the ALB.
   name                 = var.name
   vpc_id               = var.vpc_id
-  target_type          = "instance"
+  target_type          = var.fargate ? "ip" : "instance"
   protocol             = "HTTP"
   port                 = var.container_port
   deregistration_delay = var.deregistration_delay
@@ -122,10 +137,19 @@ resource "aws_iam_role" "task" {
 
 resource "aws_ecs_task_definition" "this" {
   family                   = var.name
-  network_mode             = "bridge"
-  requires_compatibilities = ["EC2"]
+  network_mode             = var.fargate ? "awsvpc" : "bridge"
+  requires_compatibilities = [var.fargate ? "FARGATE" : "EC2"]
+  cpu                      = var.fargate ? tostring(local.fargate_cpu) : null
+  memory                   = var.fargate ? tostring(local.fargate_memory) : null
   execution_role_arn       = aws_iam_role.execution.arn
   task_role_arn            = aws_iam_role.task.arn
+
+  dynamic "volume" {
+    for_each = var.fargate ? ["tmp"] : []
+    content {
+      name = volume.value
+    }
+  }
 
   container_definitions = jsonencode([
     merge(
@@ -138,15 +162,9 @@ resource "aws_ecs_task_definition" "this" {
         stopTimeout            = var.stop_timeout
         readonlyRootFilesystem = true
         privileged             = false
-        # hostPort 0: Docker picks a port from the instance's dynamic range, so several
-        # copies (and several pull requests) share one instance.
-        portMappings = [{ containerPort = var.container_port, hostPort = 0, protocol = "tcp" }]
-        environment  = [for k in sort(keys(local.environment)) : { name = k, value = local.environment[k] }]
-        linuxParameters = {
-          initProcessEnabled = true
-          # The root filesystem is read-only; the app and gunicorn get a scratch /tmp.
-          tmpfs = [{ containerPath = "/tmp", size = 64, mountOptions = ["noexec", "nosuid", "nodev"] }]
-        }
+        portMappings           = [local.port_mapping]
+        linuxParameters        = local.linux_parameters
+        environment            = [for k in sort(keys(local.environment)) : { name = k, value = local.environment[k] }]
         logConfiguration = {
           logDriver = "awslogs"
           options = {
@@ -156,6 +174,7 @@ resource "aws_ecs_task_definition" "this" {
           }
         }
       },
+      local.scratch_mount,
       local.placeholder ? { command = local.placeholder_command } : {},
     )
   ])
@@ -178,6 +197,16 @@ resource "aws_ecs_service" "this" {
     weight            = 1
   }
 
+  # awsvpc (Fargate): each task gets an interface in the private subnets, in the given groups.
+  dynamic "network_configuration" {
+    for_each = var.fargate ? [1] : []
+    content {
+      subnets          = var.subnet_ids
+      security_groups  = var.security_group_ids
+      assign_public_ip = false
+    }
+  }
+
   deployment_circuit_breaker {
     enable   = true
     rollback = true
@@ -189,20 +218,23 @@ resource "aws_ecs_service" "this" {
     container_port   = var.container_port
   }
 
-  ordered_placement_strategy {
-    type  = "spread"
-    field = "attribute:ecs.availability-zone"
-  }
-
-  ordered_placement_strategy {
-    type  = "binpack"
-    field = "memory"
+  # On EC2: spread over the AZs, then pack instances full. Fargate places tasks itself.
+  dynamic "ordered_placement_strategy" {
+    for_each = var.fargate ? [] : [{ type = "spread", field = "attribute:ecs.availability-zone" }, { type = "binpack", field = "memory" }]
+    content {
+      type  = ordered_placement_strategy.value.type
+      field = ordered_placement_strategy.value.field
+    }
   }
 
   lifecycle {
     # The pipeline rolls out new task definitions and autoscaling sets the count: terraform
     # owns the service's shape only, so the three never fight.
     ignore_changes = [task_definition, desired_count]
+    precondition {
+      condition     = !var.fargate || (length(var.subnet_ids) > 0 && length(var.security_group_ids) > 0)
+      error_message = "A Fargate service needs subnet_ids and security_group_ids."
+    }
   }
 
   # The target group must be attached to the load balancer before a service can use it.

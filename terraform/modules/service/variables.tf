@@ -23,8 +23,26 @@ variable "cluster_name" {
 }
 
 variable "capacity_provider_name" {
-  description = "Capacity provider that places (and scales instances for) the tasks."
+  description = "Capacity provider that places the tasks: the EC2 cluster's (which scales its instances), or FARGATE / FARGATE_SPOT."
   type        = string
+}
+
+variable "fargate" {
+  description = "Run on Fargate with awsvpc networking and an ip target group (previews); false: EC2 with bridge networking, dynamic host ports and an instance target group (production)."
+  type        = bool
+  default     = false
+}
+
+variable "subnet_ids" {
+  description = "Subnets of the tasks' interfaces (Fargate only; the private subnets)."
+  type        = list(string)
+  default     = []
+}
+
+variable "security_group_ids" {
+  description = "Security groups of the tasks' interfaces (Fargate only)."
+  type        = list(string)
+  default     = []
 }
 
 variable "listener_arn" {
@@ -101,7 +119,7 @@ variable "container_port" {
 }
 
 variable "cpu" {
-  description = "CPU units reserved for the container (1024 = one vCPU)."
+  description = "CPU units reserved for the container (1024 = one vCPU); on Fargate the task gets the smallest Fargate size that holds it."
   type        = number
   default     = 256
   validation {

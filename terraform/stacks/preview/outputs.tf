@@ -4,8 +4,8 @@ output "stack" {
 }
 
 output "cluster_name" {
-  description = "ECS cluster the service runs on."
-  value       = local.shared.cluster_name
+  description = "ECS cluster the service runs on (the EC2 cluster for main, the Fargate preview cluster for pr-N)."
+  value       = local.cluster_name
 }
 
 output "service_name" {
@@ -29,18 +29,18 @@ output "container_name" {
 }
 
 output "ecr_repository_url" {
-  description = "Where the pipeline pushes the image."
-  value       = local.shared.ecr_repository_url
+  description = "Where the pipeline pushes the image (production's repository for main, the preview repository for pr-N)."
+  value       = local.ecr_repository_url
 }
 
 output "ecr_repository_name" {
   description = "ECR repository name."
-  value       = local.shared.ecr_repository_name
+  value       = local.ecr_repository
 }
 
 output "log_group_name" {
   description = "Log group of the containers; this stack's streams start with its name."
-  value       = local.shared.log_group_name
+  value       = local.log_group_name
 }
 
 output "endpoint_url" {

@@ -31,6 +31,25 @@ module "load_balancer" {
   certificate_arn   = var.certificate_arn
 }
 
+# Pull-request previews get their own load balancer and Fargate cluster: a preview can never
+# add a rule to the listener that serves production, nor run on production's instances.
+module "preview_load_balancer" {
+  source            = "../../modules/load-balancer"
+  name              = "${local.base}-pv"
+  vpc_id            = module.network.vpc_id
+  public_subnet_ids = module.network.public_subnet_ids
+  certificate_arn   = var.certificate_arn
+}
+
+module "preview_cluster" {
+  source                    = "../../modules/preview-cluster"
+  name                      = "${local.base}-previews"
+  vpc_id                    = module.network.vpc_id
+  alb_security_group_id     = module.preview_load_balancer.security_group_id
+  container_port            = var.preview_container_port
+  default_capacity_provider = var.preview_capacity_provider
+}
+
 module "cluster" {
   source                = "../../modules/cluster"
   name                  = local.base
@@ -72,25 +91,17 @@ resource "aws_ecr_repository" "app" {
   }
 }
 
+# Production's repository: only the default branch pushes here. Only untagged images expire:
+# every tag the pipeline writes (c-<hash>, stack-main.c-<hash>) may be the one production runs
+# or rolls back to, and an age or count rule cannot know which, so tagged images stay until
+# someone deletes them.
 resource "aws_ecr_lifecycle_policy" "app" {
   repository = aws_ecr_repository.app.name
   policy = jsonencode({
     rules = [
       {
         rulePriority = 1
-        description  = "Expire pull-request images"
-        selection = {
-          tagStatus     = "tagged"
-          tagPrefixList = ["pr-"]
-          countType     = "sinceImagePushed"
-          countUnit     = "days"
-          countNumber   = var.pr_image_expiry_days
-        }
-        action = { type = "expire" }
-      },
-      {
-        rulePriority = 2
-        description  = "Expire untagged layers left by rebuilds"
+        description  = "Expire untagged images left by rebuilds"
         selection = {
           tagStatus   = "untagged"
           countType   = "sinceImagePushed"
@@ -99,13 +110,40 @@ resource "aws_ecr_lifecycle_policy" "app" {
         }
         action = { type = "expire" }
       },
+    ]
+  })
+}
+
+# Pull requests push here and only here (the preview deploy role may push, pull and delete in
+# this repository alone), so production never runs an image a pull request built.
+resource "aws_ecr_repository" "previews" {
+  name                 = "${local.base}-previews"
+  image_tag_mutability = "IMMUTABLE"
+  force_delete         = var.ecr_force_delete
+
+  image_scanning_configuration {
+    scan_on_push = true
+  }
+
+  encryption_configuration {
+    encryption_type = "KMS"
+  }
+}
+
+# Every preview image expires, whatever its tag: the teardown deletes a closed pull request's
+# images, and this rule catches what a failed teardown left behind.
+resource "aws_ecr_lifecycle_policy" "previews" {
+  repository = aws_ecr_repository.previews.name
+  policy = jsonencode({
+    rules = [
       {
-        rulePriority = 3
-        description  = "Keep at most 200 images"
+        rulePriority = 1
+        description  = "Expire every preview image ${var.pr_image_expiry_days} days after its push"
         selection = {
           tagStatus   = "any"
-          countType   = "imageCountMoreThan"
-          countNumber = 200
+          countType   = "sinceImagePushed"
+          countUnit   = "days"
+          countNumber = var.pr_image_expiry_days
         }
         action = { type = "expire" }
       },
@@ -118,6 +156,13 @@ resource "aws_ecr_lifecycle_policy" "app" {
 resource "aws_cloudwatch_log_group" "app" {
   #checkov:skip=CKV_AWS_158:Encrypted at rest by CloudWatch Logs' own key; a customer-managed KMS key costs $1/month and needs a key policy for logs.<region>.amazonaws.com, out of scope for the PoC.
   name              = "/${var.name}/${var.environment}/app"
+  retention_in_days = var.log_retention_days
+}
+
+# Preview tasks write here, so a pull request's task can never write into production's streams.
+resource "aws_cloudwatch_log_group" "previews" {
+  #checkov:skip=CKV_AWS_158:Encrypted at rest by CloudWatch Logs' own key; a customer-managed KMS key costs $1/month and needs a key policy for logs.<region>.amazonaws.com, out of scope for the PoC.
+  name              = "/${var.name}/${var.environment}/previews"
   retention_in_days = var.log_retention_days
 }
 

@@ -89,7 +89,7 @@ output "public_subnet_ids" {
 }
 
 output "ecr_repository_name" {
-  description = "ECR repository of the app images."
+  description = "ECR repository of production images (the default branch's)."
   value       = aws_ecr_repository.app.name
 }
 
@@ -141,4 +141,74 @@ output "task_permissions_boundary_arn" {
 output "preview_task_permissions_boundary_arn" {
   description = "Permissions boundary every preview task role must carry (created by terraform/bootstrap; the preview deploy role can create no other role)."
   value       = data.aws_iam_policy.boundary["preview-task"].arn
+}
+
+output "preview_cluster_name" {
+  description = "Fargate cluster of the pull-request previews."
+  value       = module.preview_cluster.cluster_name
+}
+
+output "preview_cluster_arn" {
+  description = "ARN of the preview cluster."
+  value       = module.preview_cluster.cluster_arn
+}
+
+output "preview_task_security_group_id" {
+  description = "Security group of every preview task (admits the preview load balancer only)."
+  value       = module.preview_cluster.task_security_group_id
+}
+
+output "preview_alb_arn" {
+  description = "ARN of the previews' load balancer."
+  value       = module.preview_load_balancer.arn
+}
+
+output "preview_alb_arn_suffix" {
+  description = "ARN suffix of the previews' load balancer (request-count autoscaling)."
+  value       = module.preview_load_balancer.arn_suffix
+}
+
+output "preview_alb_dns_name" {
+  description = "Public DNS name of the previews' load balancer."
+  value       = module.preview_load_balancer.dns_name
+}
+
+output "preview_alb_listener_arn" {
+  description = "HTTP listener of the previews' load balancer."
+  value       = module.preview_load_balancer.http_listener_arn
+}
+
+output "preview_alb_https_listener_arn" {
+  description = "HTTPS listener of the previews' load balancer, or null without a certificate."
+  value       = module.preview_load_balancer.https_listener_arn
+}
+
+output "preview_alb_security_group_id" {
+  description = "Security group of the previews' load balancer."
+  value       = module.preview_load_balancer.security_group_id
+}
+
+output "preview_ecr_repository_name" {
+  description = "ECR repository of preview images."
+  value       = aws_ecr_repository.previews.name
+}
+
+output "preview_ecr_repository_url" {
+  description = "ECR repository URL of preview images (registry/name)."
+  value       = aws_ecr_repository.previews.repository_url
+}
+
+output "preview_ecr_repository_arn" {
+  description = "ARN of the preview ECR repository."
+  value       = aws_ecr_repository.previews.arn
+}
+
+output "preview_log_group_name" {
+  description = "CloudWatch log group of preview containers (streams are prefixed with the stack name)."
+  value       = aws_cloudwatch_log_group.previews.name
+}
+
+output "preview_log_group_arn" {
+  description = "ARN of the preview log group."
+  value       = aws_cloudwatch_log_group.previews.arn
 }

@@ -141,7 +141,7 @@ variable "log_retention_days" {
 }
 
 variable "pr_image_expiry_days" {
-  description = "Days after which images tagged pr-* are expired from the repository."
+  description = "Days after which every image in the preview repository expires (production's repository expires only untagged images)."
   type        = number
   default     = 14
   validation {
@@ -154,4 +154,24 @@ variable "ecr_force_delete" {
   description = "Let terraform destroy delete the repository even when it holds images."
   type        = bool
   default     = false
+}
+
+variable "preview_container_port" {
+  description = "Port preview containers listen on; the preview tasks' security group admits the preview load balancer on it only."
+  type        = number
+  default     = 8000
+  validation {
+    condition     = var.preview_container_port >= 1 && var.preview_container_port <= 65535
+    error_message = "preview_container_port must be a TCP port."
+  }
+}
+
+variable "preview_capacity_provider" {
+  description = "Default capacity provider of the preview cluster: FARGATE, or FARGATE_SPOT (about 70 % cheaper, tasks may be interrupted)."
+  type        = string
+  default     = "FARGATE"
+  validation {
+    condition     = contains(["FARGATE", "FARGATE_SPOT"], var.preview_capacity_provider)
+    error_message = "preview_capacity_provider must be FARGATE or FARGATE_SPOT."
+  }
 }
