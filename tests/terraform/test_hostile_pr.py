@@ -88,10 +88,10 @@ def world(tmp_path_factory: pytest.TempPathFactory, provider_available: str) -> 
     logs = tmp / "logs"
     logs.mkdir()
     started = time.monotonic()
-    # The administrator's setup runs with the gate reporting: the shared deploy role's policies are
-    # written then, and their AWS quotas are checked by the bootstrap proof, not here. Every call of
-    # the pull request below runs with the gate enforcing.
-    with EmulatedAws(log_path=logs / "moto.log", iam_gate="report") as aws:
+    # The gate enforces throughout, whatever ECS_POC_IAM_GATE says (the suite proves refusals):
+    # the administrator's setup stays within AWS's quotas, and the pull request's calls below run
+    # as the preview role.
+    with EmulatedAws(log_path=logs / "moto.log", iam_gate="enforce") as aws:
         admin = Runner(aws, root, logs)
         try:
             admin.init("bootstrap-init", "bootstrap")
@@ -105,8 +105,6 @@ def world(tmp_path_factory: pytest.TempPathFactory, provider_available: str) -> 
             admin.init("main-init", "stacks/preview-main", backend(bucket, "preview/main.tfstate", REGION))
             admin.apply("main-apply", "stacks/preview-main", main_vars)
             main = admin.outputs("main-output", "stacks/preview-main")
-            assert aws.iam_gate is not None
-            aws.iam_gate.mode = "enforce"
             aws.iam_gate_log.write_text("")
             session = role_session(aws, str(boot["preview_role_arn"]), PR_SUB, session_name=PR)
             pr = Runner(aws, root, logs, extra_env=session_env(session))
