@@ -33,6 +33,19 @@ def cache_dir() -> Path:
     return Path(os.environ.get("ECS_POC_CACHE", Path.home() / ".cache" / "ecs-poc"))
 
 
+def oidc_subject(repository: str, event_name: str, event: dict[str, Any]) -> str:
+    """The `sub` GitHub puts in a job's OIDC token: pull requests by event, everything else by ref
+    (a schedule or workflow_dispatch runs on the default branch)."""
+    if event_name.startswith("pull_request"):
+        return f"repo:{repository}:pull_request"
+    return f"repo:{repository}:ref:{event.get('ref') or 'refs/heads/main'}"
+
+
+def with_oidc_subject(token_url: str, subject: str) -> str:
+    """The fake GitHub's token request URL that yields a token carrying `subject` as its `sub`."""
+    return f"{token_url}&sub={urllib.parse.quote(subject, safe='')}"
+
+
 class FakeProcess:
     """A `tests/fakes/*.py` server: started with `--port 0`, ready when it prints `READY <port>`."""
 
@@ -215,11 +228,8 @@ class Runner:
             **self.extra_env,
         }
         if oidc:
-            # The token's `sub` as GitHub derives it: pull requests by event, everything else by ref.
-            subject = (f"repo:{self.repository}:pull_request" if event_name.startswith("pull_request")
-                       else f"repo:{self.repository}:ref:{event.get('ref') or 'refs/heads/main'}")
-            env["ACTIONS_ID_TOKEN_REQUEST_URL"] = (f"{self.github.url}/oidc/token?api-version=2.0&"
-                                                   f"sub={urllib.parse.quote(subject, safe='')}")
+            env["ACTIONS_ID_TOKEN_REQUEST_URL"] = with_oidc_subject(
+                f"{self.github.url}/oidc/token?api-version=2.0", oidc_subject(self.repository, event_name, event))
             env["ACTIONS_ID_TOKEN_REQUEST_TOKEN"] = OIDC_REQUEST_TOKEN
         for name, value in (inputs or {}).items():
             env[f"INPUT_{name.upper()}"] = value

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.action.tool_releases import SigningKey, release_files
-from tests.e2e.runner import REPO_ROOT, cache_dir
+from tests.e2e.runner import REPO_ROOT, cache_dir, oidc_subject, with_oidc_subject
 
 ACTION_REPOSITORY = "octo-org/ecs-poc"
 ACTION_REF = "v1"
@@ -198,6 +198,8 @@ class Act:
     variables: dict[str, str]
     secrets: dict[str, str]
     path: str
+    # owner/name of the user's repository: the `sub` of every job's OIDC token names it.
+    repository: str
     runs: int = 0
 
     def run(self, event_name: str, event: dict[str, Any], workflow: str, env: dict[str, str] | None = None,
@@ -208,6 +210,13 @@ class Act:
         run_dir = self.root / f"run-{self.runs}-{event_name}"
         run_dir.mkdir(parents=True)
         (run_dir / "event.json").write_text(json.dumps(event))
+        job_env = {**self.env, **(env or {})}
+        if "ACTIONS_ID_TOKEN_REQUEST_URL" in job_env:
+            # GitHub gives each job a token whose `sub` depends on the event; the deploy roles trust it.
+            url = job_env["ACTIONS_ID_TOKEN_REQUEST_URL"]
+            job_env["ACTIONS_ID_TOKEN_REQUEST_URL"] = with_oidc_subject(
+                url, oidc_subject(self.repository, event_name, event)
+            )
         cmd = [
             str(act_binary()), event_name,
             "--workflows", f".github/workflows/{workflow}",
@@ -217,7 +226,7 @@ class Act:
             "-P", "ubuntu-latest=-self-hosted",
             "--local-repository", f"{ACTION_REPOSITORY}@{ACTION_REF}={self.action_dir}",
             "--local-repository", f"{CHECKOUT}={CHECKOUT_STANDIN}",
-            "--env-file", str(env_file(run_dir / "env", {**self.env, **(env or {})})),
+            "--env-file", str(env_file(run_dir / "env", job_env)),
             "--var-file", str(env_file(run_dir / "vars", self.variables)),
             "--secret-file", str(env_file(run_dir / "secrets", self.secrets)),
         ]  # fmt: skip

@@ -101,6 +101,7 @@ def stage() -> Iterator[Stage]:
             },
             secrets={"GITHUB_TOKEN": GITHUB_TOKEN},
             path=hosted_runner_path(world.root / "runner-bin"),
+            repository=REPOSITORY,
         )
         yield Stage(world=world, act=act, site=site, release=release)
     finally:
@@ -124,15 +125,15 @@ def pull_request(stage: Stage, number: int, action: str = "opened", head_repo: s
 
 
 def live_services(stage: Stage) -> set[str]:
+    """Active services of every cluster: main's on the production cluster, pull requests' on the preview cluster."""
     ecs = stage.world.ecs()
-    clusters = ecs.list_clusters()["clusterArns"]
-    if not clusters:
-        return set()
-    arns = ecs.list_services(cluster=clusters[0])["serviceArns"]
-    if not arns:
-        return set()
-    described = ecs.describe_services(cluster=clusters[0], services=arns)["services"]
-    return {s["serviceName"] for s in described if s["status"] == "ACTIVE"}
+    names: set[str] = set()
+    for cluster in ecs.list_clusters()["clusterArns"]:
+        arns = ecs.list_services(cluster=cluster)["serviceArns"]
+        if arns:
+            described = ecs.describe_services(cluster=cluster, services=arns)["services"]
+            names |= {s["serviceName"] for s in described if s["status"] == "ACTIVE"}
+    return names
 
 
 def state_keys(stage: Stage) -> list[str]:
