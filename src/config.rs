@@ -70,7 +70,8 @@ pub struct Options {
     #[arg(long, global = true, value_name = "ARN")]
     pub role_to_assume: Option<String>,
 
-    /// AWS region. [default: eu-west-2] [env: ECS_POC_AWS_REGION, input: aws-region]
+    /// AWS region. [default: the runner's AWS_REGION, then AWS_DEFAULT_REGION, then eu-west-2]
+    /// [env: ECS_POC_AWS_REGION, input: aws-region]
     #[arg(long, global = true, value_name = "REGION")]
     pub aws_region: Option<String>,
 
@@ -307,6 +308,15 @@ pub fn env_value(env: &dyn Env, name: &str) -> Option<String> {
         .find(|v| !v.is_empty())
 }
 
+/// The region the runner's environment names: `AWS_REGION`, then `AWS_DEFAULT_REGION`.
+fn runner_region(env: &dyn Env) -> Option<String> {
+    ["AWS_REGION", "AWS_DEFAULT_REGION"]
+        .iter()
+        .filter_map(|k| env.var(k))
+        .map(|v| v.trim().to_string())
+        .find(|v| !v.is_empty())
+}
+
 fn parsed<T: std::str::FromStr>(env: &dyn Env, name: &str, what: &str) -> Result<Option<T>> {
     match env_value(env, name) {
         None => Ok(None),
@@ -349,7 +359,10 @@ impl Settings {
             Some(c) => Some(c),
             None => parsed::<Command>(env, "command", "one of deploy, plan, destroy, sweep")?,
         };
+        // A runner's own region (`AWS_REGION`, then `AWS_DEFAULT_REGION`, as the AWS SDKs read
+        // them) comes after everything the user set for ecs-poc, and before the default.
         let aws_region = string(&opts.aws_region, "aws-region", &file.aws_region)
+            .or_else(|| runner_region(env))
             .unwrap_or_else(|| DEFAULT_REGION.into());
         let role_duration_seconds = match opts.role_duration_seconds {
             Some(v) => v,

@@ -246,6 +246,34 @@ fn precedence_is_flag_then_environment_then_input_then_file_then_default() {
 }
 
 #[test]
+fn the_runners_region_comes_after_everything_set_for_ecs_poc() {
+    let s = |f: &Fixture, args: &[&str]| -> String {
+        f.prepare(args).expect("prepare").settings.aws_region
+    };
+    let f = Fixture::local().set("AWS_DEFAULT_REGION", "ca-central-1");
+    assert_eq!(
+        s(&f, &["plan"]),
+        "ca-central-1",
+        "AWS_DEFAULT_REGION over default"
+    );
+    let f = f.set("AWS_REGION", "sa-east-1");
+    assert_eq!(
+        s(&f, &["plan"]),
+        "sa-east-1",
+        "AWS_REGION over AWS_DEFAULT_REGION"
+    );
+    let f = f.config("aws-region: eu-central-1\n");
+    assert_eq!(s(&f, &["plan"]), "eu-central-1", "file over the runner's");
+    let f = f.set("INPUT_AWS-REGION", "us-east-1");
+    assert_eq!(s(&f, &["plan"]), "us-east-1", "input over the runner's");
+    assert_eq!(
+        s(&f, &["plan", "--aws-region", "ap-south-1"]),
+        "ap-south-1",
+        "flag over all"
+    );
+}
+
+#[test]
 fn empty_inputs_count_as_unset() {
     // A composite action passes every input, given or not.
     let f = Fixture::local()
