@@ -130,6 +130,11 @@ fn a_closed_pull_request_destroys_its_stack() {
     let run = f.prepare(&[]).expect("prepare");
     assert_eq!(run.command, Command::Destroy);
     assert_eq!(stack_of(&run), "pr-12");
+    // Destroy names the same commit deploy did: the head, not GITHUB_SHA's merge commit.
+    assert_eq!(
+        run.ctx.commit().as_deref(),
+        Some("feedfacefeedfacefeedfacefeedfacefeedface")
+    );
 }
 
 #[test]

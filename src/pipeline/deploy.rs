@@ -54,6 +54,9 @@ impl Run<'_> {
         report.pull_request = stack.pull_request().or(self.ctx.pull_request());
         let commit = self.commit();
         report.commit = Some(commit.clone());
+        if !plan_only {
+            self.warn_if_checkout_differs(&commit);
+        }
         let bucket = self.bucket()?;
         let session = self.credentials(report).await?;
         let clients = Clients::new(&session);
