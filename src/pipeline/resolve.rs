@@ -168,6 +168,7 @@ impl Run<'_> {
         env.push(("TF_IN_AUTOMATION".into(), "true".into()));
         env.push(("CHECKPOINT_DISABLE".into(), "1".into()));
         Terraform::new(self.settings.terraform_binary.clone(), env)
+            .with_renewing(session.renewing.clone())
     }
 
     /// The shared stack: cluster, load balancer, ECR repository; one per repository.
