@@ -89,13 +89,15 @@ resource "aws_s3_bucket_policy" "state" {
 }
 
 module "github_oidc" {
-  source               = "../modules/github-oidc"
-  name                 = var.name
-  environment          = var.environment
-  region               = var.region
-  repository           = var.repository
-  default_branch       = var.default_branch
-  state_bucket_name    = aws_s3_bucket.state.id
+  source            = "../modules/github-oidc"
+  name              = var.name
+  environment       = var.environment
+  region            = var.region
+  repository        = var.repository
+  default_branch    = var.default_branch
+  private_zone_name = var.private_zone_name
+  # The name, not the resource: the policies that name it are then known at plan time.
+  state_bucket_name    = local.bucket
   create_oidc_provider = var.create_oidc_provider
   oidc_provider_arn    = var.oidc_provider_arn
 }

@@ -22,3 +22,18 @@ output "shared_role_arn" {
   description = "role-to-assume for the default branch's shared-stack workflow."
   value       = module.github_oidc.shared_role_arn
 }
+
+output "task_permissions_boundary_arn" {
+  description = "Permissions boundary of production's task and execution roles (the shared stack looks it up by name)."
+  value       = module.github_oidc.task_permissions_boundary_arn
+}
+
+output "preview_task_permissions_boundary_arn" {
+  description = "Permissions boundary of every pull-request preview task and execution role (looked up by name)."
+  value       = module.github_oidc.preview_task_permissions_boundary_arn
+}
+
+output "infra_permissions_boundary_arn" {
+  description = "Permissions boundary of the shared stack's instance and flow-log roles (looked up by name)."
+  value       = module.github_oidc.infra_permissions_boundary_arn
+}

@@ -32,8 +32,8 @@ variable "repository" {
   description = "GitHub repository (owner/name) allowed to deploy."
   type        = string
   validation {
-    condition     = can(regex("^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$", var.repository))
-    error_message = "repository must be owner/name, e.g. octo-org/ecs-poc."
+    condition     = can(regex("^[A-Za-z0-9_.-]{1,39}/[A-Za-z0-9_.-]{1,100}$", var.repository))
+    error_message = "repository must be owner/name (owner up to 39 characters, name up to 100), e.g. octo-org/ecs-poc."
   }
 }
 
@@ -41,6 +41,20 @@ variable "default_branch" {
   description = "Default branch of the repository."
   type        = string
   default     = "main"
+  validation {
+    condition     = can(regex("^[A-Za-z0-9._/-]{1,100}$", var.default_branch))
+    error_message = "default_branch must be a branch name of at most 100 characters."
+  }
+}
+
+variable "private_zone_name" {
+  description = "Private Route53 zone the shared stack creates (its private_zone_name): the shared role may change records only at or under this name."
+  type        = string
+  default     = "myorg.local"
+  validation {
+    condition     = length(var.private_zone_name) <= 100 && can(regex("^([a-z0-9-]+\\.)+[a-z0-9-]+$", var.private_zone_name))
+    error_message = "private_zone_name must be a DNS name of at most 100 characters without trailing dot, such as myorg.local."
+  }
 }
 
 variable "state_bucket_name" {

@@ -52,11 +52,13 @@ class Runner:
     root: Path
     log_dir: Path
     timings: dict[str, float] = field(default_factory=dict)
+    # Added to every terraform child's environment, e.g. a deploy role's session credentials.
+    extra_env: dict[str, str] = field(default_factory=dict)
 
     def run(self, label: str, stack_dir: str, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         cmd = [terraform_binary(), f"-chdir={self.root / stack_dir}", *args]
         start = time.monotonic()
-        proc = subprocess.run(cmd, env=self.aws.child_env(), capture_output=True, text=True, timeout=1800, check=False)
+        proc = subprocess.run(cmd, env=self.aws.child_env(self.extra_env), capture_output=True, text=True, timeout=1800, check=False)
         self.timings[label] = self.timings.get(label, 0.0) + time.monotonic() - start
         ALL_TIMINGS[label] = self.timings[label]
         log = self.log_dir / f"{label}.log"

@@ -382,9 +382,50 @@ def test_preview_role_reads_the_shared_stack_but_writes_only_its_lock(deployed: 
                 assert as_list(statement["Resource"]) == [f"arn:aws:s3:::{deployed.bucket}/shared/terraform.tfstate.tflock"]
             else:
                 assert verb.startswith(("Describe", "Get", "List")), f"plan-shared-stack grants {action}"
-    # The default branch deploys the shared stack and its own preview with one role.
-    shared_policies = iam.list_role_policies(RoleName=f"{PREFIX}-deploy-shared")["PolicyNames"]
-    assert sorted(shared_policies) == ["apply-shared-stack", "deploy-preview-stacks", "read-shared-stack"]
+    # Both roles may plan the shared stack through the same managed policy.
+    attached = {p["PolicyName"] for p in iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"]}
+    assert f"{PREFIX}-deploy-read-shared-stack" in attached
+
+
+def test_shared_role_has_only_managed_policies_within_quota(deployed: Deployment) -> None:
+    """AWS refuses a role whose inline policies exceed 10,240 characters together: the shared
+    role's permissions are managed policies, one per concern, guardrails included."""
+    iam = deployed.aws.client("iam")
+    role = f"{PREFIX}-deploy-shared"
+    assert iam.list_role_policies(RoleName=role)["PolicyNames"] == []
+    attached = sorted(p["PolicyName"] for p in iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"])
+    concerns = ["cluster", "iam", "images-logs", "load-balancing", "main-service", "network", "state"]
+    assert attached == sorted([f"{PREFIX}-deploy-guardrails", f"{PREFIX}-deploy-read-shared-stack",
+                               *(f"{PREFIX}-deploy-shared-{c}" for c in concerns)])
+    assert len(attached) <= 10
+
+
+def test_every_role_the_stacks_create_carries_a_bootstrap_boundary(deployed: Deployment) -> None:
+    """The deploy roles can create roles only with a boundary: the infrastructure roles carry
+    the infra boundary, production's task and execution roles the task boundary, a pull
+    request's a task boundary too; all boundaries are the bootstrap's, not a stack's."""
+    iam = deployed.aws.client("iam")
+    boundary = {kind: f"arn:aws:iam::123456789012:policy/{PREFIX}-{kind}-boundary" for kind in ("task", "preview-task", "infra")}
+    assert deployed.shared["task_permissions_boundary_arn"] == boundary["task"]
+    assert deployed.shared["preview_task_permissions_boundary_arn"] == boundary["preview-task"]
+    for arn in boundary.values():
+        tags = tags_of(iam.list_policy_tags(PolicyArn=arn)["Tags"])
+        assert tags["Stack"] == "bootstrap", f"{arn} must be made by bootstrap, not by a deploy role"
+    roles = [r["RoleName"] for r in iam.list_roles()["Roles"] if r["RoleName"].startswith(PREFIX)]
+    created = [r for r in roles if not r.startswith(f"{PREFIX}-deploy-")]
+    assert f"{PREFIX}-instance" in created and any(r.startswith(f"{PREFIX}-flow-") for r in created)
+    assert any(r.startswith(f"{PREFIX}-main-") for r in created) and any(r.startswith(f"{PREFIX}-pr-") for r in created)
+    for name in created:
+        if name == f"{PREFIX}-instance" or name.startswith(f"{PREFIX}-flow-"):
+            allowed = {boundary["infra"]}
+        elif name.startswith(f"{PREFIX}-main-"):
+            allowed = {boundary["task"]}
+        else:
+            allowed = {boundary["task"], boundary["preview-task"]}
+        role = iam.get_role(RoleName=name)["Role"]
+        assert role.get("PermissionsBoundary", {}).get("PermissionsBoundaryArn") in allowed, f"{name}: {role.get('PermissionsBoundary')}"
+    attached = [p["PolicyArn"] for p in iam.list_attached_role_policies(RoleName=f"{PREFIX}-instance")["AttachedPolicies"]]
+    assert attached == ["arn:aws:iam::aws:policy/service-role/AmazonEC2ContainerServiceforEC2Role"]
 
 
 def test_state_bucket_is_versioned_encrypted_private_and_holds_every_stack(deployed: Deployment) -> None:

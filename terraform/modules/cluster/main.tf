@@ -64,8 +64,9 @@ data "aws_iam_policy_document" "instance_assume" {
 }
 
 resource "aws_iam_role" "instance" {
-  name               = "${var.name}-instance"
-  assume_role_policy = data.aws_iam_policy_document.instance_assume.json
+  name                 = "${var.name}-instance"
+  assume_role_policy   = data.aws_iam_policy_document.instance_assume.json
+  permissions_boundary = var.permissions_boundary
 }
 
 # The ECS agent's own permissions, nothing else: tasks get their own roles.

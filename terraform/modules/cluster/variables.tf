@@ -97,3 +97,13 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "permissions_boundary" {
+  description = "ARN of the permissions boundary the container instances' role carries; null for none."
+  type        = string
+  default     = null
+  validation {
+    condition     = var.permissions_boundary == null || can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:policy/", var.permissions_boundary))
+    error_message = "permissions_boundary must be null or the ARN of a customer-managed IAM policy."
+  }
+}

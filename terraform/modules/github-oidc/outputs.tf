@@ -12,3 +12,23 @@ output "shared_role_arn" {
   description = "Role for the default branch to apply the shared stack."
   value       = aws_iam_role.shared.arn
 }
+
+output "task_permissions_boundary_arn" {
+  description = "Permissions boundary of production's (the default branch's) task and execution roles (the shared stack's task_permissions_boundary_arn)."
+  value       = aws_iam_policy.task_boundary["task"].arn
+}
+
+output "preview_task_permissions_boundary_arn" {
+  description = "Permissions boundary every pull-request preview task and execution role must carry."
+  value       = aws_iam_policy.task_boundary["preview-task"].arn
+}
+
+output "infra_permissions_boundary_arn" {
+  description = "Permissions boundary of the shared stack's infrastructure roles (container instances, VPC flow logs)."
+  value       = aws_iam_policy.infra_boundary.arn
+}
+
+output "shared_policy_arns" {
+  description = "Customer-managed policies attached to the shared role, by concern."
+  value       = { for k, p in aws_iam_policy.shared : k => p.arn }
+}

@@ -28,8 +28,8 @@ variable "repository" {
   description = "GitHub repository (owner/name) whose workflows may assume the roles."
   type        = string
   validation {
-    condition     = can(regex("^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$", var.repository))
-    error_message = "repository must be owner/name, e.g. octo-org/ecs-poc."
+    condition     = can(regex("^[A-Za-z0-9_.-]{1,39}/[A-Za-z0-9_.-]{1,100}$", var.repository))
+    error_message = "repository must be owner/name (owner up to 39 characters, name up to 100), e.g. octo-org/ecs-poc."
   }
 }
 
@@ -38,14 +38,28 @@ variable "default_branch" {
   type        = string
   default     = "main"
   validation {
-    condition     = can(regex("^[A-Za-z0-9._/-]+$", var.default_branch))
-    error_message = "default_branch must be a branch name."
+    condition     = can(regex("^[A-Za-z0-9._/-]{1,100}$", var.default_branch))
+    error_message = "default_branch must be a branch name of at most 100 characters."
   }
 }
 
 variable "state_bucket_name" {
   description = "S3 bucket of the terraform state."
   type        = string
+  validation {
+    condition     = can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.state_bucket_name))
+    error_message = "state_bucket_name must be a valid S3 bucket name."
+  }
+}
+
+variable "private_zone_name" {
+  description = "Private Route53 zone of the shared stack: the shared role may change records only at or under this name."
+  type        = string
+  default     = "myorg.local"
+  validation {
+    condition     = length(var.private_zone_name) <= 100 && can(regex("^([a-z0-9-]+\\.)+[a-z0-9-]+$", var.private_zone_name))
+    error_message = "private_zone_name must be a DNS name of at most 100 characters without trailing dot, such as myorg.local."
+  }
 }
 
 variable "create_oidc_provider" {

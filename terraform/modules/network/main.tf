@@ -120,8 +120,9 @@ data "aws_iam_policy_document" "flow_assume" {
 }
 
 resource "aws_iam_role" "flow" {
-  name_prefix        = "${substr(var.name, 0, 24)}-flow-"
-  assume_role_policy = data.aws_iam_policy_document.flow_assume.json
+  name_prefix          = "${substr(var.name, 0, 24)}-flow-"
+  assume_role_policy   = data.aws_iam_policy_document.flow_assume.json
+  permissions_boundary = var.permissions_boundary
 }
 
 data "aws_iam_policy_document" "flow_write" {

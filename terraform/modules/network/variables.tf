@@ -62,3 +62,13 @@ variable "flow_log_traffic_type" {
     error_message = "flow_log_traffic_type must be ACCEPT, REJECT or ALL."
   }
 }
+
+variable "permissions_boundary" {
+  description = "ARN of the permissions boundary the VPC flow logs' role carries; null for none."
+  type        = string
+  default     = null
+  validation {
+    condition     = var.permissions_boundary == null || can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:policy/", var.permissions_boundary))
+    error_message = "permissions_boundary must be null or the ARN of a customer-managed IAM policy."
+  }
+}

@@ -20,6 +20,7 @@ module "network" {
   single_nat_gateway      = var.single_nat_gateway
   private_zone_name       = var.private_zone_name
   flow_log_retention_days = var.log_retention_days
+  permissions_boundary    = data.aws_iam_policy.boundary["infra"].arn
 }
 
 module "load_balancer" {
@@ -40,6 +41,7 @@ module "cluster" {
   min_size              = var.asg_min_size
   max_size              = var.asg_max_size
   tags                  = local.tags
+  permissions_boundary  = data.aws_iam_policy.boundary["infra"].arn
 }
 
 resource "aws_route53_record" "service" {
@@ -119,31 +121,15 @@ resource "aws_cloudwatch_log_group" "app" {
   retention_in_days = var.log_retention_days
 }
 
-# Task role boundary ------------------------------------------------------------------------
+# Permissions boundaries -------------------------------------------------------------------
 
-# The most any task role of this environment may do. The preview deploy role can create task
-# roles only with this boundary attached, so it cannot mint a role stronger than itself.
-data "aws_iam_policy_document" "task_boundary" {
-  statement {
-    sid = "EcrLogin"
-    # GetAuthorizationToken has no resource-level permissions: AWS accepts only "*".
-    actions   = ["ecr:GetAuthorizationToken"]
-    resources = ["*"]
-  }
-  statement {
-    sid       = "PullAppImages"
-    actions   = ["ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage"]
-    resources = [aws_ecr_repository.app.arn]
-  }
-  statement {
-    sid       = "WriteAppLogs"
-    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
-    resources = ["${aws_cloudwatch_log_group.app.arn}:log-stream:*"]
-  }
-}
+# Created by terraform/bootstrap (an administrator), never by this stack: the deploy role may
+# create roles only with one of them attached and cannot change them. Reading them here fails
+# the plan early, with the missing policy's name, when bootstrap has not been applied.
+data "aws_caller_identity" "current" {}
+data "aws_partition" "current" {}
 
-resource "aws_iam_policy" "task_boundary" {
-  name        = "${local.base}-task-boundary"
-  description = "Permissions boundary of every ECS task role in ${local.base}"
-  policy      = data.aws_iam_policy_document.task_boundary.json
+data "aws_iam_policy" "boundary" {
+  for_each = toset(["task", "preview-task", "infra"])
+  arn      = "arn:${data.aws_partition.current.partition}:iam::${data.aws_caller_identity.current.account_id}:policy/${local.base}-${each.key}-boundary"
 }

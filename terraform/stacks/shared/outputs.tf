@@ -134,6 +134,11 @@ output "preview_domain" {
 }
 
 output "task_permissions_boundary_arn" {
-  description = "Permissions boundary every task role must carry."
-  value       = aws_iam_policy.task_boundary.arn
+  description = "Permissions boundary every production (default branch) task role carries (created by terraform/bootstrap)."
+  value       = data.aws_iam_policy.boundary["task"].arn
+}
+
+output "preview_task_permissions_boundary_arn" {
+  description = "Permissions boundary every preview task role must carry (created by terraform/bootstrap; the preview deploy role can create no other role)."
+  value       = data.aws_iam_policy.boundary["preview-task"].arn
 }

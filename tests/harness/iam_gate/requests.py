@@ -555,7 +555,33 @@ def _route53_operation(call: Call) -> None:
 
 
 def _route53(call: Call) -> list[str]:
+    if call.operation == "ChangeResourceRecordSets":
+        _record_changes_context(call)
     return call.path_resources
+
+
+def _record_changes_context(call: Call) -> None:
+    """Route53's condition keys of a change batch: each change's action, record type and name (normalised
+    as AWS does: lower case, no trailing dot)."""
+    try:
+        root = ElementTree.fromstring(call.body or b"<x/>")
+    except ElementTree.ParseError as err:
+        raise Unmapped(f"route53 ChangeResourceRecordSets: body is not XML ({err})") from err
+    changes = [c for c in root.iter() if c.tag.rsplit("}", 1)[-1] == "Change"]
+
+    def texts(change: ElementTree.Element, name: str) -> list[str]:
+        return [e.text or "" for e in change.iter() if e.tag.rsplit("}", 1)[-1] == name]
+
+    actions_, types, names = [], [], []
+    for change in changes:
+        actions_ += texts(change, "Action")
+        record = next((e for e in change.iter() if e.tag.rsplit("}", 1)[-1] == "ResourceRecordSet"), None)
+        if record is not None:
+            types += [t for t in texts(record, "Type")[:1]]
+            names += [n.lower().rstrip(".") for n in texts(record, "Name")[:1]]
+    call.context["route53:ChangeResourceRecordSetsActions"] = sorted(set(actions_))
+    call.context["route53:ChangeResourceRecordSetsRecordTypes"] = sorted(set(types))
+    call.context["route53:ChangeResourceRecordSetsNormalizedRecordNames"] = sorted(set(names))
 
 
 _SERVICE_BUILDERS["route53"] = _route53

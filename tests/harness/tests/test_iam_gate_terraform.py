@@ -91,8 +91,6 @@ def bootstrap(gated: EmulatedAws, tmp_path_factory: pytest.TempPathFactory,
     return applied, resources
 
 
-@pytest.mark.xfail(strict=True, reason="the shared deploy role's inline policies exceed AWS's 10,240-character "
-                   "quota; remove this mark once they fit")
 def test_bootstrap_applies_within_aws_quotas(bootstrap: tuple[subprocess.CompletedProcess[str], dict[str, Any]]) -> None:
     applied, _ = bootstrap
     assert applied.returncode == 0, applied.stdout[-3000:] + applied.stderr[-3000:]
