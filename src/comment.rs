@@ -1,5 +1,6 @@
 //! The pull request comment: rendered from a [`Report`], found again by a hidden marker and
-//! the token's login, and updated in place, so a pull request has exactly one.
+//! its author (the token's login, or for a GitHub App's token its bot account), and updated in
+//! place, so a pull request has exactly one.
 //!
 //! GitHub rejects comment bodies over 65,536 characters; plans are cut at a line boundary to
 //! fit, and the comment says so and where the full plan is (the job summary).
