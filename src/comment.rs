@@ -373,9 +373,8 @@ pub async fn find(api: &GitHubApi, pull_request: u64, stack: &str) -> Result<Opt
 ///
 /// Ours is a comment with our marker whose author may be the token (see [`candidates`]). An app
 /// token cannot tell its own bot login, so when several bots carry the marker (the job switched
-/// from `GITHUB_TOKEN` to an app's token) each is tried in turn: GitHub refuses to let an app
-/// edit another app's comment, and the first edit it accepts is ours. If none is, a new comment
-/// is created.
+/// from `GITHUB_TOKEN` to an app's token) each is tried in turn, and one whose edit GitHub
+/// refuses (403: another app's) is passed over. If none is ours, a new comment is created.
 pub async fn upsert(
     api: &GitHubApi,
     pull_request: u64,
