@@ -1,7 +1,8 @@
 //! STS over real HTTP against tests/fakes/fake_sts.py: throttling, and STS failing to reach the
 //! OIDC provider, are retried with backoff until they pass, a trust-policy refusal is not retried and says what to fix, and endless
 //! throttling gives up after the configured attempts. A role session about to expire is renewed
-//! with a fresh OIDC token at each use, terraform invocations included; one far from its end is kept.
+//! with a fresh OIDC token at each use, by the AWS clients and every terraform invocation alike; one far
+//! from its end is kept.
 
 mod support;
 
@@ -251,4 +252,40 @@ async fn a_session_far_from_its_end_is_used_as_it_is() {
         "one AssumeRoleWithWebIdentity"
     );
     assert_eq!(oidc_requests(&gh.url()).await, 1, "one OIDC token");
+}
+
+#[tokio::test]
+async fn aws_clients_sign_with_the_renewed_session() {
+    let gh = require!(support::start_fake("fake_github.py", &[], &[]));
+    let sts = require!(support::start_fake("fake_sts.py", &[], &[]));
+    script_json(&sts.url(), serde_json::json!({ "expires_in": 5 })).await;
+    let session = renewing(&gh.url(), unsigned(&sts.url()).await);
+    // A client as the pipeline makes them: the run's loader, the renewing provider.
+    let conf = credentials::sdk_loader(aws_config::Region::new(support::REGION))
+        .endpoint_url(sts.url())
+        .credentials_provider(session)
+        .load()
+        .await;
+    let client = aws_sdk_sts::Client::new(&conf);
+    client
+        .get_caller_identity()
+        .send()
+        .await
+        .expect("first call");
+    client
+        .get_caller_identity()
+        .send()
+        .await
+        .expect("second call");
+    let signed_with: Vec<String> = calls(&sts.url())
+        .await
+        .iter()
+        .filter(|c| c["action"] == "GetCallerIdentity")
+        .map(|c| c["key"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(
+        signed_with,
+        ["ASIAFAKESTSRENEW0001", "ASIAFAKESTSRENEW0002"],
+        "the second call is signed with the renewed session"
+    );
 }

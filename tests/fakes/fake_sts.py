@@ -12,6 +12,8 @@ trust-policy refusal. Real HTTP on loopback, AWS query protocol.
                           With {"expires_in": S} each session expires S seconds after it is issued
                           and has its own access key (ASIAFAKESTSRENEW0001, ...), as a short
                           role session would; otherwise one key that expires in 2099.
+  POST /                  Action=GetCallerIdentity: the caller, recording the access key the request was
+                          signed with (`key`), to tell which session a signed call used.
   POST /_fake/script      {"throttle": N, "idp_unreachable": M, "expires_in": S}  (resets the call log)
   GET  /_fake/state       {"calls": [{"action", "role_arn", "session_name", "duration", "answer"}]}
 """
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import threading
 from datetime import UTC, datetime, timedelta
@@ -48,6 +51,19 @@ SUCCESS = """<AssumeRoleWithWebIdentityResponse xmlns="{ns}">
   <ResponseMetadata><RequestId>fake-request</RequestId></ResponseMetadata>
 </AssumeRoleWithWebIdentityResponse>
 """
+
+
+CALLER = """<GetCallerIdentityResponse xmlns="{ns}">
+  <GetCallerIdentityResult>
+    <Arn>arn:aws:sts::123456789012:assumed-role/deploy/caller</Arn>
+    <UserId>AROAFAKE:caller</UserId>
+    <Account>123456789012</Account>
+  </GetCallerIdentityResult>
+  <ResponseMetadata><RequestId>fake-request</RequestId></ResponseMetadata>
+</GetCallerIdentityResponse>
+"""
+# `Credential=<access key>/<date>/<region>/sts/aws4_request` in a SigV4 Authorization header.
+SIGNED_BY = re.compile(r"Credential=([A-Z0-9]+)/")
 
 
 def error(code: str, message: str) -> str:
@@ -120,7 +136,11 @@ def make_handler(state: State) -> type[BaseHTTPRequestHandler]:
                 "duration": form.get("DurationSeconds", ""),
             }
             with state.lock:
-                if call["action"] != "AssumeRoleWithWebIdentity":
+                if call["action"] == "GetCallerIdentity":
+                    signed = SIGNED_BY.search(self.headers.get("Authorization", ""))
+                    call["key"] = signed.group(1) if signed else ""
+                    status, body, call["answer"] = 200, CALLER.format(ns=NS), "identity"
+                elif call["action"] != "AssumeRoleWithWebIdentity":
                     status, body, call["answer"] = (
                         400,
                         error("InvalidAction", "only AssumeRoleWithWebIdentity"),
