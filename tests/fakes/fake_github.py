@@ -10,7 +10,8 @@ Served:
                                                          header while more pages follow, as GitHub pages
   POST   /repos/{o}/{r}/issues/{n}/comments           -> create (422 over 65,536 characters)
   GET    /repos/{o}/{r}/issues/comments/{id}
-  PATCH  /repos/{o}/{r}/issues/comments/{id}          -> update (422 over 65,536 characters)
+  PATCH  /repos/{o}/{r}/issues/comments/{id}          -> update (422 over 65,536 characters; 403 for a
+                                                         comment another login wrote)
   GET    /repos/{o}/{r}/pulls/{n}                     -> the pull request's required fields and its state;
                                                          unknown numbers are open
   GET    /oidc/token?audience=...                     -> {"value": "<jwt-like>"} for the right bearer
