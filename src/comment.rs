@@ -1,12 +1,13 @@
 //! The pull request comment: rendered from a [`Report`], found again by a hidden marker and
-//! the token's login, and updated in place, so a pull request has exactly one.
+//! its author (the token's login, or for a GitHub App's token its bot account), and updated in
+//! place, so a pull request has exactly one.
 //!
 //! GitHub rejects comment bodies over 65,536 characters; plans are cut at a line boundary to
 //! fit, and the comment says so and where the full plan is (the job summary).
 
 use crate::Result;
 use crate::domain::{Command, SharedPlanStamp, StackName, SweepAction};
-use crate::github::{GitHubApi, IssueComment};
+use crate::github::{GitHubApi, Identity, IssueComment};
 use crate::report::{PlanRecord, Report, StageStatus, Status};
 
 /// GitHub's limit for an issue comment body.
@@ -339,37 +340,67 @@ pub enum Upserted {
     Updated(u64),
 }
 
-/// The comment we made before on the pull request for `stack`: ours is the one with our marker
-/// written by the token's own login (so a quoted marker in someone else's comment is never ours).
-pub async fn find(api: &GitHubApi, pull_request: u64, stack: &str) -> Result<Option<IssueComment>> {
-    let login = api.login().await?;
+/// The comments on the pull request that may be ours for `stack`: they carry our marker and
+/// their author may be the token ([`Identity::may_have_written`]): the token's own login, or for
+/// a GitHub App's installation token (which may not read `GET /user`) a bot account. A person's
+/// comment quoting the marker is never among them.
+async fn candidates(
+    api: &GitHubApi,
+    pull_request: u64,
+    stack: &str,
+) -> Result<(Identity, Vec<IssueComment>)> {
+    let identity = api.identity().await?;
     let mark = marker(stack);
-    Ok(api
+    let found = api
         .list_comments(pull_request)
         .await?
         .into_iter()
-        .find(|c| c.author.eq_ignore_ascii_case(&login) && c.body.contains(&mark)))
+        .filter(|c| identity.may_have_written(c) && c.body.contains(&mark))
+        .collect();
+    Ok((identity, found))
 }
 
-/// Creates the pull request's comment for `stack`, or updates the one we made before: ours is
-/// the one with our marker written by the token's own login (so a quoted marker in someone
-/// else's comment is never edited).
+/// The comment we made before on the pull request for `stack`, if any (see [`candidates`]).
+pub async fn find(api: &GitHubApi, pull_request: u64, stack: &str) -> Result<Option<IssueComment>> {
+    Ok(candidates(api, pull_request, stack)
+        .await?
+        .1
+        .into_iter()
+        .next())
+}
+
+/// Creates the pull request's comment for `stack`, or updates the one we made before.
+///
+/// Ours is a comment with our marker whose author may be the token (see [`candidates`]). An app
+/// token cannot tell its own bot login, so when several bots carry the marker (the job switched
+/// from `GITHUB_TOKEN` to an app's token) each is tried in turn, and one whose edit GitHub
+/// refuses (403: another app's) is passed over. If none is ours, a new comment is created.
 pub async fn upsert(
     api: &GitHubApi,
     pull_request: u64,
     stack: &str,
     body: &str,
 ) -> Result<Upserted> {
-    match find(api, pull_request, stack).await? {
-        Some(c) => api
-            .update_comment(c.id, body)
-            .await
-            .map(|c| Upserted::Updated(c.id)),
-        None => api
-            .create_comment(pull_request, body)
-            .await
-            .map(|c| Upserted::Created(c.id)),
+    let (identity, found) = candidates(api, pull_request, stack).await?;
+    for c in found {
+        match identity {
+            Identity::User(_) => {
+                return api
+                    .update_comment(c.id, body)
+                    .await
+                    .map(|c| Upserted::Updated(c.id));
+            }
+            Identity::App => {
+                if let Some(c) = api.update_comment_if_ours(c.id, body).await? {
+                    return Ok(Upserted::Updated(c.id));
+                }
+                tracing::debug!(id = c.id, author = %c.author, "comment with our marker belongs to another app");
+            }
+        }
     }
+    api.create_comment(pull_request, body)
+        .await
+        .map(|c| Upserted::Created(c.id))
 }
 
 #[cfg(test)]

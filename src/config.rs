@@ -70,7 +70,8 @@ pub struct Options {
     #[arg(long, global = true, value_name = "ARN")]
     pub role_to_assume: Option<String>,
 
-    /// AWS region. [default: eu-west-2] [env: ECS_POC_AWS_REGION, input: aws-region]
+    /// AWS region. [default: the runner's AWS_REGION, then AWS_DEFAULT_REGION, then eu-west-2]
+    /// [env: ECS_POC_AWS_REGION, input: aws-region]
     #[arg(long, global = true, value_name = "REGION")]
     pub aws_region: Option<String>,
 
@@ -141,6 +142,8 @@ pub struct Options {
 
 pub const DEFAULT_CONFIG: &str = "ecs-poc.yml";
 pub const DEFAULT_REGION: &str = "eu-west-2";
+/// The cluster's instances are x86_64 unless `image.platform` says otherwise.
+pub const DEFAULT_PLATFORM: &str = "linux/amd64";
 
 /// `ecs-poc.yml`: project settings that rarely change between runs. Every key is optional.
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema, PartialEq)]
@@ -201,6 +204,9 @@ pub struct ImageConfig {
     /// Extra `--build-arg` values.
     #[serde(default)]
     pub build_args: BTreeMap<String, String>,
+    /// Platform the image is built for: the cluster instances' architecture, whatever the
+    /// runner's (default linux/amd64; linux/arm64 for Graviton instances).
+    pub platform: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema, PartialEq)]
@@ -294,6 +300,8 @@ pub struct Settings {
     pub context: PathBuf,
     pub dockerfile: PathBuf,
     pub build_args: BTreeMap<String, String>,
+    /// `docker build --platform`, e.g. linux/amd64.
+    pub image_platform: String,
     pub service: ServiceConfig,
 }
 
@@ -304,6 +312,28 @@ pub fn env_value(env: &dyn Env, name: &str) -> Option<String> {
     let ours = format!("ECS_POC_{}", name.to_uppercase().replace('-', "_"));
     let input = format!("INPUT_{}", name.to_uppercase().replace(' ', "_"));
     [ours, input]
+        .iter()
+        .filter_map(|k| env.var(k))
+        .map(|v| v.trim().to_string())
+        .find(|v| !v.is_empty())
+}
+
+/// `linux/<arch>` or `linux/<arch>/<variant>`, as `docker build --platform` takes it; ECS
+/// on EC2 runs Linux containers.
+fn is_linux_platform(p: &str) -> bool {
+    let parts: Vec<&str> = p.split('/').collect();
+    (2..=3).contains(&parts.len())
+        && parts[0] == "linux"
+        && parts[1..].iter().all(|s| {
+            !s.is_empty()
+                && s.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        })
+}
+
+/// The region the runner's environment names: `AWS_REGION`, then `AWS_DEFAULT_REGION`.
+fn runner_region(env: &dyn Env) -> Option<String> {
+    ["AWS_REGION", "AWS_DEFAULT_REGION"]
         .iter()
         .filter_map(|k| env.var(k))
         .map(|v| v.trim().to_string())
@@ -352,7 +382,10 @@ impl Settings {
             Some(c) => Some(c),
             None => parsed::<Command>(env, "command", "one of deploy, plan, destroy, sweep")?,
         };
+        // A runner's own region (`AWS_REGION`, then `AWS_DEFAULT_REGION`, as the AWS SDKs read
+        // them) comes after everything the user set for ecs-poc, and before the default.
         let aws_region = string(&opts.aws_region, "aws-region", &file.aws_region)
+            .or_else(|| runner_region(env))
             .unwrap_or_else(|| DEFAULT_REGION.into());
         let role_duration_seconds = match opts.role_duration_seconds {
             Some(v) => v,
@@ -455,6 +488,11 @@ impl Settings {
             context,
             dockerfile,
             build_args: file.image.build_args.clone(),
+            image_platform: file
+                .image
+                .platform
+                .clone()
+                .unwrap_or_else(|| DEFAULT_PLATFORM.into()),
             service: file.service.clone(),
         };
         settings.validate()?;
@@ -509,6 +547,13 @@ impl Settings {
             return Err(Error::config(format!(
                 "repository `{repo}` is not of the form owner/name"
             )));
+        }
+        if !is_linux_platform(&self.image_platform) {
+            return Err(Error::config(format!(
+                "image.platform `{}` is not a Linux platform",
+                self.image_platform
+            ))
+            .with_hint("use the cluster instances' platform: linux/amd64 (x86_64) or linux/arm64 (Graviton)"));
         }
         if self.pull_request == Some(0) {
             return Err(Error::config("pull-request must be a positive number"));

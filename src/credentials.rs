@@ -3,13 +3,22 @@
 //! One `SdkConfig` serves every client, with the retry and timeout settings of [`sdk_loader`];
 //! terraform and docker get the same credentials through their environment only, never through
 //! arguments or files.
+//!
+//! An assumed role's session ends after `role-duration-seconds`, and a run can outlast it (a
+//! long rollout wait, apply or sweep). [`RenewingWebIdentity`] renews the session with a fresh
+//! OIDC token when it is within [`RENEW_BEFORE`] of its end: the SDK clients ask it through
+//! their identity cache, and terraform gets the current credentials at every invocation.
 
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
+use aws_config::identity::IdentityCache;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, ConfigLoader, Region, SdkConfig};
 use aws_credential_types::Credentials;
+use aws_credential_types::provider::error::CredentialsError;
+use aws_credential_types::provider::{ProvideCredentials, future};
 use aws_sdk_sts::config::interceptors::InterceptorContext;
 use aws_sdk_sts::config::retry::{ClassifyRetry, RetryAction};
 use aws_sdk_sts::error::ProvideErrorMetadata;
@@ -30,11 +39,17 @@ const AWS_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// One attempt of one AWS call; the calls we make answer in well under a second.
 const AWS_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// Credentials are renewed this long before they expire: longer than any single AWS call or
+/// wait between calls takes, and well within STS's shortest session (15 minutes).
+pub const RENEW_BEFORE: Duration = Duration::from_secs(5 * 60);
+
 /// The one place the AWS clients' retry and timeout settings are made: every client of a run
-/// (STS included) is built from a configuration loaded through this.
+/// (STS included) is built from a configuration loaded through this. The clients ask for new
+/// credentials [`RENEW_BEFORE`] their expiry.
 pub fn sdk_loader(region: Region) -> ConfigLoader {
     aws_config::defaults(BehaviorVersion::latest())
         .region(region)
+        .identity_cache(IdentityCache::lazy().buffer_time(RENEW_BEFORE).build())
         .retry_config(RetryConfig::standard().with_max_attempts(AWS_ATTEMPTS))
         .timeout_config(
             TimeoutConfig::builder()
@@ -86,6 +101,139 @@ pub struct AwsSession {
     /// Variables for terraform and docker children; secrets included, so never log these.
     pub child_env: Vec<(String, String)>,
     pub source: CredentialSource,
+    /// For an assumed role: the credentials as they are now, renewed when they would expire.
+    /// Children started later take theirs from here rather than from `child_env`.
+    pub renewing: Option<RenewingWebIdentity>,
+}
+
+/// What an assumed role's session is made from, to make it again.
+#[derive(Clone)]
+pub struct WebIdentitySource {
+    /// `ACTIONS_ID_TOKEN_REQUEST_URL` and `_TOKEN`: a new OIDC token at every renewal.
+    pub request_url: String,
+    pub request_token: SecretString,
+    pub role_arn: String,
+    pub session_name: String,
+    pub duration_seconds: u32,
+    /// Unsigned configuration for STS.
+    pub sts_config: SdkConfig,
+    pub backoff: Backoff,
+    /// Registers every new token and key before it can be printed.
+    pub workflow: Workflow,
+}
+
+/// Credentials of an assumed role that renew themselves: kept while more than
+/// [`RENEW_BEFORE`] is left of them, else made again from a fresh OIDC token (GitHub's tokens
+/// are short-lived, so the first one cannot be reused). Cheap to clone; clones share the
+/// credentials.
+#[derive(Clone)]
+pub struct RenewingWebIdentity {
+    inner: Arc<Renewing>,
+}
+
+struct Renewing {
+    source: WebIdentitySource,
+    renew_before: Duration,
+    current: tokio::sync::Mutex<Option<Credentials>>,
+}
+
+impl std::fmt::Debug for RenewingWebIdentity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RenewingWebIdentity")
+            .field("role_arn", &self.inner.source.role_arn)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RenewingWebIdentity {
+    pub fn new(source: WebIdentitySource) -> Self {
+        Self::with_margin(source, RENEW_BEFORE)
+    }
+
+    /// Renews when less than `renew_before` is left of the credentials.
+    pub fn with_margin(source: WebIdentitySource, renew_before: Duration) -> Self {
+        Self {
+            inner: Arc::new(Renewing {
+                source,
+                renew_before,
+                current: tokio::sync::Mutex::new(None),
+            }),
+        }
+    }
+
+    /// The credentials to use now: the current ones, or new ones if they would expire within
+    /// the margin. Concurrent callers wait for one renewal.
+    pub async fn credentials(&self) -> Result<Credentials> {
+        let mut current = self.inner.current.lock().await;
+        if let Some(c) = current.as_ref()
+            && lasts(c, self.inner.renew_before)
+        {
+            return Ok(c.clone());
+        }
+        let s = &self.inner.source;
+        let token = fetch_oidc_token(&s.request_url, &s.request_token, AUDIENCE).await?;
+        s.workflow.add_mask(token.expose_secret());
+        let creds = assume_role_with_web_identity(
+            &s.sts_config,
+            &s.role_arn,
+            &s.session_name,
+            s.duration_seconds,
+            &token,
+            s.backoff,
+        )
+        .await?;
+        s.workflow.add_mask(creds.access_key_id());
+        s.workflow.add_mask(creds.secret_access_key());
+        if let Some(t) = creds.session_token() {
+            s.workflow.add_mask(t);
+        }
+        if current.is_some() {
+            tracing::info!(role = %s.role_arn, "renewed the AWS session before it expired");
+        }
+        *current = Some(creds.clone());
+        Ok(creds)
+    }
+
+    /// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN` as they are now,
+    /// for a child process about to start.
+    pub async fn env(&self) -> Result<Vec<(String, String)>> {
+        Ok(credential_env(&self.credentials().await?))
+    }
+}
+
+/// More than `margin` is left before `c` expires (or it never does).
+fn lasts(c: &Credentials, margin: Duration) -> bool {
+    c.expiry().is_none_or(|e| e > SystemTime::now() + margin)
+}
+
+fn credential_env(c: &Credentials) -> Vec<(String, String)> {
+    let mut env = vec![
+        (
+            "AWS_ACCESS_KEY_ID".to_string(),
+            c.access_key_id().to_string(),
+        ),
+        (
+            "AWS_SECRET_ACCESS_KEY".to_string(),
+            c.secret_access_key().to_string(),
+        ),
+    ];
+    if let Some(t) = c.session_token() {
+        env.push(("AWS_SESSION_TOKEN".to_string(), t.to_string()));
+    }
+    env
+}
+
+impl ProvideCredentials for RenewingWebIdentity {
+    fn provide_credentials<'a>(&'a self) -> future::ProvideCredentials<'a>
+    where
+        Self: 'a,
+    {
+        future::ProvideCredentials::new(async move {
+            self.credentials()
+                .await
+                .map_err(CredentialsError::provider_error)
+        })
+    }
 }
 
 impl std::fmt::Debug for AwsSession {
@@ -247,7 +395,7 @@ pub async fn assume_role_with_web_identity(
         c.access_key_id(),
         c.secret_access_key(),
         Some(c.session_token().to_string()),
-        None,
+        SystemTime::try_from(*c.expiration()).ok(),
         "github-oidc",
     ))
 }
@@ -281,6 +429,7 @@ pub async fn establish(
             sdk_config,
             child_env: region_env,
             source: CredentialSource::DefaultChain,
+            renewing: None,
         });
     };
 
@@ -306,8 +455,6 @@ pub async fn establish(
 
     let request_token = SecretString::from(request_token);
     workflow.add_mask(request_token.expose_secret());
-    let token = fetch_oidc_token(&request_url, &request_token, AUDIENCE).await?;
-    workflow.add_mask(token.expose_secret());
 
     let session_name = match &settings.role_session_name {
         Some(n) if is_valid_session_name(n) => n.clone(),
@@ -323,35 +470,28 @@ pub async fn establish(
             ctx.run_attempt.as_deref(),
         ),
     };
-    let unsigned = sdk_loader(region.clone()).no_credentials().load().await;
-    let creds = assume_role_with_web_identity(
-        &unsigned,
-        &role_arn,
-        &session_name,
-        settings.role_duration_seconds,
-        &token,
-        Backoff {
+    let renewing = RenewingWebIdentity::new(WebIdentitySource {
+        request_url,
+        request_token,
+        role_arn: role_arn.clone(),
+        session_name: session_name.clone(),
+        duration_seconds: settings.role_duration_seconds,
+        sts_config: sdk_loader(region.clone()).no_credentials().load().await,
+        backoff: Backoff {
             attempts: 12,
             ..Backoff::default()
         },
-    )
-    .await?;
-    // Masked before anything else can print them.
-    workflow.add_mask(creds.access_key_id());
-    workflow.add_mask(creds.secret_access_key());
-    if let Some(t) = creds.session_token() {
-        workflow.add_mask(t);
-    }
+        workflow: workflow.clone(),
+    });
+    // The first session now, so a refused role fails the run before anything else starts;
+    // its credentials are masked before anything else can print them.
+    let creds = renewing.credentials().await?;
     let mut child_env = region_env;
-    child_env.push(("AWS_ACCESS_KEY_ID".into(), creds.access_key_id().into()));
-    child_env.push((
-        "AWS_SECRET_ACCESS_KEY".into(),
-        creds.secret_access_key().into(),
-    ));
-    if let Some(t) = creds.session_token() {
-        child_env.push(("AWS_SESSION_TOKEN".into(), t.into()));
-    }
-    let sdk_config = sdk_loader(region).credentials_provider(creds).load().await;
+    child_env.extend(credential_env(&creds));
+    let sdk_config = sdk_loader(region)
+        .credentials_provider(renewing.clone())
+        .load()
+        .await;
     tracing::info!(role = %role_arn, session = %session_name, "assumed the role through GitHub OIDC");
     Ok(AwsSession {
         sdk_config,
@@ -360,6 +500,7 @@ pub async fn establish(
             role_arn,
             session_name,
         },
+        renewing: Some(renewing),
     })
 }
 

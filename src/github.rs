@@ -382,6 +382,8 @@ fn append(path: &Path, text: &str) -> Result<()> {
 pub struct IssueComment {
     pub id: u64,
     pub author: String,
+    /// The author is a bot account (`user.type == "Bot"`): a GitHub App's `<app-slug>[bot]`.
+    pub author_is_bot: bool,
     pub body: String,
 }
 
@@ -389,6 +391,7 @@ impl From<Comment> for IssueComment {
     fn from(c: Comment) -> Self {
         Self {
             id: c.id.into_inner(),
+            author_is_bot: c.user.r#type == "Bot",
             author: c.user.login,
             body: c.body.unwrap_or_default(),
         }
@@ -405,8 +408,28 @@ pub struct GitHubApi {
     backoff: Backoff,
 }
 
-/// GitHub's `GITHUB_TOKEN` may not read `/user`; its comments are authored by this login.
-pub const ACTIONS_BOT_LOGIN: &str = "github-actions[bot]";
+/// Who the token writes comments as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Identity {
+    /// `GET /user` answered: a personal access or OAuth token acting as this login.
+    User(String),
+    /// `GET /user` was refused (401 or 403): an installation token of a GitHub App. The job's
+    /// `GITHUB_TOKEN` is one (of the app `github-actions`), and so is a token minted for a
+    /// custom app. Its comments are authored by the app's bot account `<app-slug>[bot]`, whose
+    /// slug an installation token cannot ask for (`GET /app` takes the app's private-key JWT).
+    App,
+}
+
+impl Identity {
+    /// Whether a comment's author may be this token: the same login for a user, any bot
+    /// account for an app. A person (`type == "User"`) is never an app.
+    pub fn may_have_written(&self, c: &IssueComment) -> bool {
+        match self {
+            Identity::User(login) => c.author.eq_ignore_ascii_case(login),
+            Identity::App => c.author_is_bot && c.author.ends_with("[bot]"),
+        }
+    }
+}
 
 /// A connection to the API that takes longer than this is a network problem.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -459,8 +482,8 @@ impl GitHubApi {
             .map_err(|e| api_error(what, e))
     }
 
-    /// The login the token acts as; `github-actions[bot]` when the token may not ask.
-    pub async fn login(&self) -> Result<String> {
+    /// Who the token acts as: its login, or [`Identity::App`] when it may not ask.
+    pub async fn identity(&self) -> Result<Identity> {
         let what = "GET /user";
         match self
             .backoff
@@ -470,11 +493,11 @@ impl GitHubApi {
             )
             .await
         {
-            Ok(user) => Ok(user.login),
+            Ok(user) => Ok(Identity::User(user.login)),
             Err(octocrab::Error::GitHub { source, .. })
                 if source.status_code.as_u16() == 403 || source.status_code.as_u16() == 401 =>
             {
-                Ok(ACTIONS_BOT_LOGIN.to_string())
+                Ok(Identity::App)
             }
             Err(e) => Err(api_error(what, e)),
         }
@@ -513,16 +536,45 @@ impl GitHubApi {
     /// Edits a comment with `PATCH`, the method GitHub documents (octocrab's `update_comment`
     /// sends `POST`).
     pub async fn update_comment(&self, id: u64, body: &str) -> Result<IssueComment> {
+        let (what, result) = self.patch_comment(id, body).await;
+        result.map_err(|e| api_error(&what, e))
+    }
+
+    /// Edits a comment if the token may: `None` when GitHub refuses (403) or no longer has it
+    /// (404), as it answers for a comment another app wrote.
+    pub async fn update_comment_if_ours(
+        &self,
+        id: u64,
+        body: &str,
+    ) -> Result<Option<IssueComment>> {
+        match self.patch_comment(id, body).await {
+            (_, Ok(c)) => Ok(Some(c)),
+            (_, Err(octocrab::Error::GitHub { source, .. }))
+                if matches!(source.status_code.as_u16(), 403 | 404) =>
+            {
+                Ok(None)
+            }
+            (what, Err(e)) => Err(api_error(&what, e)),
+        }
+    }
+
+    async fn patch_comment(&self, id: u64, body: &str) -> (String, octocrab::Result<IssueComment>) {
         let route = format!("/repos/{}/{}/issues/comments/{id}", self.owner, self.repo);
         let what = format!("PATCH {route}");
         let body = serde_json::json!({ "body": redact(body) });
-        self.idempotent(&what, || async {
-            self.client
-                .patch::<Comment, _, _>(&route, Some(&body))
-                .await
-        })
-        .await
-        .map(IssueComment::from)
+        let result = self
+            .backoff
+            .retry(
+                || async {
+                    self.client
+                        .patch::<Comment, _, _>(&route, Some(&body))
+                        .await
+                },
+                is_transient,
+            )
+            .await
+            .map(IssueComment::from);
+        (what, result)
     }
 
     /// `open` or `closed` (merged pull requests are closed).

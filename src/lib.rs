@@ -14,9 +14,9 @@
 //! |----------|---------------|---------------------------|-----------------------------------------------------------|
 //! | edge     | `cli`         | the user / action inputs  | clap definitions, help, subcommands                       |
 //! | pipeline | `pipeline`    | the stages below          | resolve, deploy / plan, destroy, sweep, state keys         |
-//! | stage    | `credentials` | GitHub OIDC + AWS STS     | web-identity role assumption, session names, masking      |
+//! | stage    | `credentials` | GitHub OIDC + AWS STS     | web-identity role assumption and renewal, session names, masking |
 //! | stage    | `terraform`   | terraform / tofu CLI      | init, plan to file, show -json summary, apply, outputs    |
-//! | stage    | `image`       | docker + ECR              | content-hash tag, skip-if-present, login, build, push, stack tags |
+//! | stage    | `image`       | docker + ECR              | content-hash tag, skip-if-present, temporary docker config, login, build for a platform, push, stack tags |
 //! | stage    | `ecs`         | ECS                       | render task definition, register, update, wait, events    |
 //! | stage    | `smoke`       | the deployed endpoint     | GET /healthz and compare the version                      |
 //! | stage    | `comment`     | GitHub issue comments     | render the PR comment and summary, upsert by hidden marker |

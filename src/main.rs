@@ -46,6 +46,29 @@ fn main() -> ExitCode {
     }
 }
 
+/// A cancelled workflow run gets SIGINT, then SIGTERM. No destructor runs when a process is
+/// stopped, so the temporary docker config (an ECR login) is removed here before exiting as a
+/// shell reports a signal: 128 + its number.
+async fn exit_on_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut interrupt), Ok(mut terminate)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        tracing::warn!(
+            "cannot listen for SIGINT/SIGTERM; a cancelled run may leave a temporary docker config behind"
+        );
+        return;
+    };
+    let code = tokio::select! {
+        _ = interrupt.recv() => 130,
+        _ = terminate.recv() => 143,
+    };
+    tracing::warn!("stopped by a signal: removing temporary files and exiting");
+    ecs_poc::image::docker_config::remove_all();
+    std::process::exit(code);
+}
+
 fn run(cli: Cli) -> anyhow::Result<u8> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -53,6 +76,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         .context("cannot start the async runtime")?;
     let env = ProcessEnv;
     runtime.block_on(async {
+        tokio::spawn(exit_on_signal());
         let command = cli.command.as_ref().and_then(SubCommand::command);
         let run = match pipeline::prepare(command, &cli.options, &env) {
             Ok(run) => run,

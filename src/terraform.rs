@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use sha2::{Digest, Sha256};
 use tokio::process::Command;
 
+use crate::credentials::RenewingWebIdentity;
 use crate::process::{self, ProcessError, Stream};
 use crate::{Error, Result};
 
@@ -162,6 +163,9 @@ pub struct Terraform {
     pub binary: PathBuf,
     /// Extra environment for the child (AWS credentials, TF_IN_AUTOMATION, ...). Never logged.
     pub child_env: Vec<(String, String)>,
+    /// An assumed role's renewing credentials: each invocation starts with the current ones,
+    /// over those in `child_env`.
+    pub renewing: Option<RenewingWebIdentity>,
 }
 
 /// What one terraform invocation left behind.
@@ -179,7 +183,14 @@ impl Terraform {
         Self {
             binary: binary.into(),
             child_env,
+            renewing: None,
         }
+    }
+
+    /// Starts every invocation with `renewing`'s credentials as they are then.
+    pub fn with_renewing(mut self, renewing: Option<RenewingWebIdentity>) -> Self {
+        self.renewing = renewing;
+        self
     }
 
     /// `terraform init` with the stack's S3 backend. `-reconfigure` because one stack directory
@@ -365,6 +376,9 @@ impl Terraform {
             .env("CHECKPOINT_DISABLE", "true")
             .env("TF_INPUT", "false")
             .envs(self.child_env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        if let Some(renewing) = &self.renewing {
+            cmd.envs(renewing.env().await?);
+        }
         let stream = Stream {
             stdout: stream,
             stderr: false,

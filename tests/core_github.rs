@@ -5,7 +5,7 @@ mod support;
 
 use ecs_poc::comment::{self, Upserted};
 use ecs_poc::credentials;
-use ecs_poc::github::GitHubApi;
+use ecs_poc::github::{GitHubApi, Identity};
 use secrecy::SecretString;
 use serde_json::Value;
 
@@ -114,7 +114,7 @@ async fn a_github_token_that_cannot_read_user_acts_as_the_actions_bot() {
         &[]
     ));
     let api = GitHubApi::new(&gh.url(), &token(), "acme/shop").expect("client");
-    assert_eq!(api.login().await.expect("login"), "github-actions[bot]");
+    assert_eq!(api.identity().await.expect("identity"), Identity::App);
     let body = format!("{}\nx", comment::marker("pr-2"));
     assert!(matches!(
         comment::upsert(&api, 2, "pr-2", &body).await.expect("1"),
@@ -124,6 +124,50 @@ async fn a_github_token_that_cannot_read_user_acts_as_the_actions_bot() {
         comment::upsert(&api, 2, "pr-2", &body).await.expect("2"),
         Upserted::Updated(_)
     ));
+}
+
+#[tokio::test]
+async fn a_github_app_token_finds_its_own_comment_and_no_one_elses() {
+    let gh = require!(support::start_fake(
+        "fake_github.py",
+        &["--app-slug", "shop-deployer"],
+        &[]
+    ));
+    let url = gh.url();
+    let mark = comment::marker("pr-4");
+    // A person quoting the marker, and the comment an earlier run left with GITHUB_TOKEN.
+    for login in ["reviewer", "github-actions[bot]"] {
+        control(
+            &url,
+            "/_fake/comments",
+            serde_json::json!({"repo": "acme/shop", "issue": 4, "login": login, "body": format!("{mark}\nby {login}")}),
+        )
+        .await;
+    }
+    let api = GitHubApi::new(&url, &token(), "acme/shop").expect("client");
+    let first = comment::upsert(&api, 4, "pr-4", &format!("{mark}\nv1"))
+        .await
+        .expect("first");
+    let Upserted::Created(id) = first else {
+        panic!("no comment is the app's yet, so it creates one: {first:?}")
+    };
+    let second = comment::upsert(&api, 4, "pr-4", &format!("{mark}\nv2"))
+        .await
+        .expect("second");
+    assert_eq!(second, Upserted::Updated(id));
+    let all = comments_on(&state(&url).await, 4);
+    assert_eq!(all.len(), 3, "{all:?}");
+    let body_of = |login: &str| {
+        all.iter()
+            .find(|c| c["login"] == login)
+            .map(|c| c["body"].as_str().unwrap_or_default().to_string())
+    };
+    assert_eq!(body_of("shop-deployer[bot]"), Some(format!("{mark}\nv2")));
+    assert_eq!(body_of("reviewer"), Some(format!("{mark}\nby reviewer")));
+    assert_eq!(
+        body_of("github-actions[bot]"),
+        Some(format!("{mark}\nby github-actions[bot]"))
+    );
 }
 
 #[tokio::test]

@@ -1,6 +1,8 @@
 //! STS over real HTTP against tests/fakes/fake_sts.py: throttling, and STS failing to reach the
 //! OIDC provider, are retried with backoff until they pass, a trust-policy refusal is not retried and says what to fix, and endless
-//! throttling gives up after the configured attempts.
+//! throttling gives up after the configured attempts. A role session about to expire is renewed
+//! with a fresh OIDC token at each use, by the AWS clients and every terraform invocation alike; one far
+//! from its end is kept.
 
 mod support;
 
@@ -145,4 +147,145 @@ async fn endless_throttling_gives_up_after_the_attempts() {
     assert_eq!(err.exit_code(), 3);
     assert!(err.to_string().contains("Throttling"), "{err}");
     assert_eq!(calls(&sts.url()).await.len(), 4);
+}
+
+/// A role session renewed through fake GitHub's OIDC endpoint and the fake STS at `sts`.
+fn renewing(gh: &str, sts_config: aws_config::SdkConfig) -> credentials::RenewingWebIdentity {
+    credentials::RenewingWebIdentity::new(credentials::WebIdentitySource {
+        request_url: format!("{gh}/oidc/token?api-version=2.0"),
+        request_token: SecretString::from("fake-oidc-request-token".to_string()),
+        role_arn: ROLE.into(),
+        session_name: "ecs-poc@acme.shop@run-1-1".into(),
+        duration_seconds: 900,
+        sts_config,
+        backoff: quick(3),
+        workflow: ecs_poc::github::Workflow::default(),
+    })
+}
+
+async fn oidc_requests(gh: &str) -> usize {
+    let state: Value = reqwest::get(format!("{gh}/_fake/state"))
+        .await
+        .expect("state")
+        .json()
+        .await
+        .expect("json");
+    state["oidc_audiences"].as_array().map_or(0, Vec::len)
+}
+
+/// A `terraform` that records the access key it was started with and has no outputs.
+fn key_recording_terraform(dir: &std::path::Path) -> std::path::PathBuf {
+    let script = dir.join("terraform");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$AWS_ACCESS_KEY_ID\" >> '{}'\necho '{{}}'\n",
+            dir.join("keys.log").display()
+        ),
+    )
+    .expect("script");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    script
+}
+
+#[tokio::test]
+async fn a_session_about_to_expire_is_renewed_with_a_fresh_oidc_token_for_each_use() {
+    let gh = require!(support::start_fake("fake_github.py", &[], &[]));
+    let sts = require!(support::start_fake("fake_sts.py", &[], &[]));
+    // Sessions that end seconds after they begin: always within the renewal margin.
+    script_json(&sts.url(), serde_json::json!({ "expires_in": 5 })).await;
+    let session = renewing(&gh.url(), unsigned(&sts.url()).await);
+
+    let first = session.credentials().await.expect("first session");
+    let second = session.credentials().await.expect("renewed session");
+    assert_eq!(first.access_key_id(), "ASIAFAKESTSRENEW0001");
+    assert_eq!(second.access_key_id(), "ASIAFAKESTSRENEW0002");
+    assert_eq!(
+        oidc_requests(&gh.url()).await,
+        2,
+        "a new OIDC token per renewal"
+    );
+
+    // Every terraform invocation starts with the credentials of that moment.
+    let work = tempfile::tempdir().expect("tempdir");
+    let tf = ecs_poc::terraform::Terraform::new(
+        key_recording_terraform(work.path()),
+        vec![("AWS_ACCESS_KEY_ID".into(), first.access_key_id().into())],
+    )
+    .with_renewing(Some(session.clone()));
+    let stack = ecs_poc::terraform::Stack {
+        dir: work.path().to_path_buf(),
+        backend_bucket: "b".into(),
+        backend_key: "k".into(),
+        backend_region: support::REGION.into(),
+        vars: Default::default(),
+    };
+    tf.outputs(&stack).await.expect("outputs");
+    tf.outputs(&stack).await.expect("outputs again");
+    let keys = std::fs::read_to_string(work.path().join("keys.log")).expect("keys");
+    assert_eq!(
+        keys.lines().collect::<Vec<_>>(),
+        ["ASIAFAKESTSRENEW0003", "ASIAFAKESTSRENEW0004"]
+    );
+    let answers: Vec<Value> = calls(&sts.url()).await;
+    assert_eq!(answers.len(), 4);
+    assert!(
+        answers
+            .iter()
+            .all(|c| c["answer"] == "ok" && c["duration"] == "900")
+    );
+}
+
+#[tokio::test]
+async fn a_session_far_from_its_end_is_used_as_it_is() {
+    let gh = require!(support::start_fake("fake_github.py", &[], &[]));
+    let sts = require!(support::start_fake("fake_sts.py", &[], &[]));
+    script_json(&sts.url(), serde_json::json!({})).await;
+    let session = renewing(&gh.url(), unsigned(&sts.url()).await);
+    let first = session.credentials().await.expect("first");
+    let again = session.credentials().await.expect("again");
+    assert_eq!(first.access_key_id(), again.access_key_id());
+    assert_eq!(
+        calls(&sts.url()).await.len(),
+        1,
+        "one AssumeRoleWithWebIdentity"
+    );
+    assert_eq!(oidc_requests(&gh.url()).await, 1, "one OIDC token");
+}
+
+#[tokio::test]
+async fn aws_clients_sign_with_the_renewed_session() {
+    let gh = require!(support::start_fake("fake_github.py", &[], &[]));
+    let sts = require!(support::start_fake("fake_sts.py", &[], &[]));
+    script_json(&sts.url(), serde_json::json!({ "expires_in": 5 })).await;
+    let session = renewing(&gh.url(), unsigned(&sts.url()).await);
+    // A client as the pipeline makes them: the run's loader, the renewing provider.
+    let conf = credentials::sdk_loader(aws_config::Region::new(support::REGION))
+        .endpoint_url(sts.url())
+        .credentials_provider(session)
+        .load()
+        .await;
+    let client = aws_sdk_sts::Client::new(&conf);
+    client
+        .get_caller_identity()
+        .send()
+        .await
+        .expect("first call");
+    client
+        .get_caller_identity()
+        .send()
+        .await
+        .expect("second call");
+    let signed_with: Vec<String> = calls(&sts.url())
+        .await
+        .iter()
+        .filter(|c| c["action"] == "GetCallerIdentity")
+        .map(|c| c["key"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(
+        signed_with,
+        ["ASIAFAKESTSRENEW0001", "ASIAFAKESTSRENEW0002"],
+        "the second call is signed with the renewed session"
+    );
 }

@@ -130,6 +130,11 @@ fn a_closed_pull_request_destroys_its_stack() {
     let run = f.prepare(&[]).expect("prepare");
     assert_eq!(run.command, Command::Destroy);
     assert_eq!(stack_of(&run), "pr-12");
+    // Destroy names the same commit deploy did: the head, not GITHUB_SHA's merge commit.
+    assert_eq!(
+        run.ctx.commit().as_deref(),
+        Some("feedfacefeedfacefeedfacefeedfacefeedface")
+    );
 }
 
 #[test]
@@ -243,6 +248,34 @@ fn precedence_is_flag_then_environment_then_input_then_file_then_default() {
         "flag over all"
     );
     assert!(!s(&f, &["plan", "--smoke-check", "false"]).smoke_check);
+}
+
+#[test]
+fn the_runners_region_comes_after_everything_set_for_ecs_poc() {
+    let s = |f: &Fixture, args: &[&str]| -> String {
+        f.prepare(args).expect("prepare").settings.aws_region
+    };
+    let f = Fixture::local().set("AWS_DEFAULT_REGION", "ca-central-1");
+    assert_eq!(
+        s(&f, &["plan"]),
+        "ca-central-1",
+        "AWS_DEFAULT_REGION over default"
+    );
+    let f = f.set("AWS_REGION", "sa-east-1");
+    assert_eq!(
+        s(&f, &["plan"]),
+        "sa-east-1",
+        "AWS_REGION over AWS_DEFAULT_REGION"
+    );
+    let f = f.config("aws-region: eu-central-1\n");
+    assert_eq!(s(&f, &["plan"]), "eu-central-1", "file over the runner's");
+    let f = f.set("INPUT_AWS-REGION", "us-east-1");
+    assert_eq!(s(&f, &["plan"]), "us-east-1", "input over the runner's");
+    assert_eq!(
+        s(&f, &["plan", "--aws-region", "ap-south-1"]),
+        "ap-south-1",
+        "flag over all"
+    );
 }
 
 #[test]

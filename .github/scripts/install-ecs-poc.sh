@@ -15,7 +15,7 @@
 #   ecs-poc-VERSION-TARGET.tar.gz   holding the executable `ecs-poc` and a COMMIT file (the source commit) at its
 #                                   top level
 #   sha256.sum                      `sha256sum` lines for every archive of the release
-# TARGET is x86_64-unknown-linux-gnu or aarch64-unknown-linux-gnu (static binaries).
+# TARGET is x86_64-unknown-linux-musl or aarch64-unknown-linux-musl (static binaries).
 #
 # The archive is checked against sha256.sum before it is unpacked; on a mismatch nothing is unpacked or run.
 #
@@ -98,8 +98,8 @@ detect_platform() {
   runner_os=$os
   platform="$os $arch"
   case "$os/$arch" in
-    Linux/X64) target=x86_64-unknown-linux-gnu ;;
-    Linux/ARM64) target=aarch64-unknown-linux-gnu ;;
+    Linux/X64) target=x86_64-unknown-linux-musl ;;
+    Linux/ARM64) target=aarch64-unknown-linux-musl ;;
     *) target="" ;;
   esac
 }

@@ -1,6 +1,6 @@
-//! The image's content tag: a hash of exactly what `docker build` would be sent (the
-//! Dockerfile and the build context with `.dockerignore` honoured), so the same content is
-//! built once and reused by every stack that deploys it.
+//! The image's content tag: a hash of everything that decides what `docker build` makes (the
+//! platform, the build arguments, the Dockerfile and the build context with `.dockerignore`
+//! honoured), so the same content is built once and reused by every stack that deploys it.
 
 use std::path::Path;
 
@@ -12,15 +12,41 @@ use crate::{Error, Result};
 /// Hex digits of the content hash kept in the tag: 64 bits, collisions are not a concern.
 const TAG_HEX: usize = 16;
 
-/// `c-<16 hex>`: sha256 over the Dockerfile and every file of the build context that docker
-/// would send (`.dockerignore` honoured), by sorted relative path. `.git` is never hashed: it
-/// changes on every commit and would make every tag new.
-pub fn content_tag(context: &Path, dockerfile: &Path) -> Result<String> {
+/// What the build is asked for besides its files.
+#[derive(Debug, Clone, Copy)]
+pub struct BuildInputs<'a> {
+    /// `docker build --platform`, e.g. linux/amd64.
+    pub platform: &'a str,
+    /// `--build-arg`s that vary the image. `APP_VERSION` is not among them: it is the commit,
+    /// and the same content built at another commit is the same image.
+    pub build_args: &'a [(String, String)],
+}
+
+/// `c-<16 hex>`: sha256 over the platform, the build arguments (sorted by name), the
+/// Dockerfile and every file of the build context that docker would send (`.dockerignore`
+/// honoured), by sorted relative path. The base image is covered by its reference: the
+/// Dockerfile's `FROM` line and any build argument it names (`FROM ${BASE_IMAGE}`); a moving
+/// tag such as `python:3.12-slim` is not resolved, so pin it by digest to rebuild when it
+/// moves. `.git` is never hashed: it changes on every commit and would make every tag new.
+pub fn content_tag(context: &Path, dockerfile: &Path, inputs: BuildInputs<'_>) -> Result<String> {
     let ignore = DockerIgnore::load(context)?;
     let mut files = Vec::new();
     walk(context, context, &ignore, &mut files)?;
     files.sort();
     let mut h = Sha256::new();
+    let field = |h: &mut Sha256, bytes: &[u8]| {
+        h.update((bytes.len() as u64).to_le_bytes());
+        h.update(bytes);
+    };
+    h.update(b"platform\0");
+    field(&mut h, inputs.platform.as_bytes());
+    let mut args: Vec<&(String, String)> = inputs.build_args.iter().collect();
+    args.sort();
+    for (k, v) in args {
+        h.update(b"build-arg\0");
+        field(&mut h, k.as_bytes());
+        field(&mut h, v.as_bytes());
+    }
     let df = std::fs::read(dockerfile).map_err(|e| {
         Error::config(format!(
             "cannot read the Dockerfile {}: {e}",
@@ -192,8 +218,52 @@ mod tests {
         dir
     }
 
+    const AMD64: BuildInputs<'static> = BuildInputs {
+        platform: "linux/amd64",
+        build_args: &[],
+    };
+
     fn tag(d: &tempfile::TempDir) -> String {
-        content_tag(d.path(), &d.path().join("Dockerfile")).unwrap()
+        content_tag(d.path(), &d.path().join("Dockerfile"), AMD64).unwrap()
+    }
+
+    #[test]
+    fn tag_changes_with_platform_and_build_arguments() {
+        let d = ctx(&[(
+            "Dockerfile",
+            "ARG BASE_IMAGE=python:3.12-slim\nFROM ${BASE_IMAGE}\n",
+        )]);
+        let with = |platform: &str, args: &[(&str, &str)]| {
+            let args: Vec<(String, String)> = args
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            let inputs = BuildInputs {
+                platform,
+                build_args: &args,
+            };
+            content_tag(d.path(), &d.path().join("Dockerfile"), inputs).unwrap()
+        };
+        let base = with("linux/amd64", &[]);
+        assert_eq!(base, tag(&d));
+        assert_ne!(base, with("linux/arm64", &[]), "platform");
+        let python = with("linux/amd64", &[("BASE_IMAGE", "python:3.13-slim")]);
+        assert_ne!(base, python, "a build argument, here the base image");
+        assert_ne!(
+            python,
+            with("linux/amd64", &[("BASE_IMAGE", "python:3.12-slim")]),
+            "its value"
+        );
+        assert_eq!(
+            with("linux/amd64", &[("A", "1"), ("B", "2")]),
+            with("linux/amd64", &[("B", "2"), ("A", "1")]),
+            "the order they are given in does not matter"
+        );
+        assert_ne!(
+            with("linux/amd64", &[("A", "1B=2")]),
+            with("linux/amd64", &[("A", "1"), ("B", "2")]),
+            "boundaries are kept"
+        );
     }
 
     #[test]
@@ -296,7 +366,7 @@ mod tests {
     #[test]
     fn missing_dockerfile_is_a_config_error() {
         let d = ctx(&[("app.py", "1")]);
-        let e = content_tag(d.path(), &d.path().join("Dockerfile")).unwrap_err();
+        let e = content_tag(d.path(), &d.path().join("Dockerfile"), AMD64).unwrap_err();
         assert_eq!(e.exit_code(), 2);
         assert!(e.hint().unwrap_or_default().contains("dockerfile"));
     }

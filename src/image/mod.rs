@@ -2,10 +2,13 @@
 //! and the Dockerfile ([`context`]); when ECR already holds the tag nothing is built, else ECR
 //! token -> `docker login --password-stdin` -> build -> push. Every ECR call lives in [`ecr`].
 //!
-//! The registry password goes to docker on stdin only, and the login lands in a private
-//! DOCKER_CONFIG directory that is removed afterwards, so nothing is left in `~/.docker`.
+//! The image is built for the cluster's platform (`--platform`), whatever the runner's. The
+//! registry password goes to docker on stdin only, and the login lands in a private
+//! DOCKER_CONFIG directory ([`docker_config`]) that keeps the user's own logins and helpers
+//! working and is removed afterwards, so nothing is left in `~/.docker`.
 
 pub mod context;
+pub mod docker_config;
 pub mod ecr;
 
 use std::path::PathBuf;
@@ -13,7 +16,8 @@ use std::path::PathBuf;
 use tokio::process::Command;
 
 pub use crate::domain::BuiltImage;
-pub use context::{DockerIgnore, content_tag};
+pub use context::{BuildInputs, DockerIgnore, content_tag};
+pub use docker_config::TemporaryDockerConfig;
 use ecr::{authorization, existing_digest, repository_uri};
 pub use ecr::{delete_images, delete_stack_images, list_image_tags, stack_tag, tag_for_stack};
 
@@ -30,8 +34,25 @@ pub struct ImageRequest {
     pub app_version: String,
     /// Extra `--build-arg`s (e.g. BASE_IMAGE in the offline harness).
     pub build_args: Vec<(String, String)>,
+    /// `docker build --platform`: the cluster instances', e.g. linux/amd64.
+    pub platform: String,
     /// `docker` binary.
     pub docker: PathBuf,
+    /// Where the temporary docker config directory is made: the runner's `RUNNER_TEMP`, else
+    /// the system's temporary directory.
+    pub temp_dir: PathBuf,
+    /// The user's docker config directory: `DOCKER_CONFIG`, else `~/.docker`.
+    pub user_docker_config: Option<PathBuf>,
+}
+
+impl ImageRequest {
+    /// What the content tag covers besides the files.
+    pub fn inputs(&self) -> BuildInputs<'_> {
+        BuildInputs {
+            platform: &self.platform,
+            build_args: &self.build_args,
+        }
+    }
 }
 
 /// Lines of docker output kept in an error.
@@ -41,11 +62,16 @@ pub async fn ensure_image(ecr: &aws_sdk_ecr::Client, req: &ImageRequest) -> Resu
     // Hashing reads the whole build context: on a blocking thread, not the async workers that
     // run the terraform branch beside it.
     let (context, dockerfile) = (req.context.clone(), req.dockerfile.clone());
-    let tag = tokio::task::spawn_blocking(move || content_tag(&context, &dockerfile))
-        .await
-        .map_err(|e| {
-            Error::image(format!("hashing the build context failed: {e}")).with_source(e)
-        })??;
+    let (platform, build_args) = (req.platform.clone(), req.build_args.clone());
+    let tag = tokio::task::spawn_blocking(move || {
+        let inputs = BuildInputs {
+            platform: &platform,
+            build_args: &build_args,
+        };
+        content_tag(&context, &dockerfile, inputs)
+    })
+    .await
+    .map_err(|e| Error::image(format!("hashing the build context failed: {e}")).with_source(e))??;
     let repository_uri = repository_uri(ecr, &req.repository).await?;
     if let Some(digest) = existing_digest(ecr, &req.repository, &tag).await? {
         tracing::info!(%tag, %digest, "ECR already holds this content; skipping the build");
@@ -64,10 +90,11 @@ pub async fn ensure_image(ecr: &aws_sdk_ecr::Client, req: &ImageRequest) -> Resu
         .trim_start_matches("http://")
         .trim_end_matches('/')
         .to_string();
-    let config = PrivateDockerConfig::new()?;
+    let config =
+        TemporaryDockerConfig::create(&req.temp_dir, req.user_docker_config.as_deref(), &host)?;
     let docker = Docker {
         bin: req.docker.clone(),
-        config: config.path.clone(),
+        config: config.path().to_path_buf(),
     };
 
     let login = docker
@@ -88,6 +115,8 @@ pub async fn ensure_image(ecr: &aws_sdk_ecr::Client, req: &ImageRequest) -> Resu
     let revision_label = format!("org.opencontainers.image.revision={}", req.app_version);
     let mut args: Vec<&str> = vec![
         "build",
+        "--platform",
+        &req.platform,
         "-t",
         &target,
         "-f",
@@ -158,42 +187,6 @@ pub fn digest_from_push(output: &str) -> Option<String> {
             .collect();
         (d.len() == "sha256:".len() + 64).then_some(d)
     })
-}
-
-/// A DOCKER_CONFIG directory of our own (mode 0700), removed on drop with the login in it.
-struct PrivateDockerConfig {
-    path: PathBuf,
-}
-
-impl PrivateDockerConfig {
-    fn new() -> Result<Self> {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0);
-        let path =
-            std::env::temp_dir().join(format!("ecs-poc-docker-{}-{nanos}", std::process::id()));
-        std::fs::create_dir_all(&path).map_err(|e| {
-            Error::image(format!(
-                "cannot create a docker config directory {}: {e}",
-                path.display()
-            ))
-        })?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o700)).map_err(
-                |e| Error::image(format!("cannot restrict {}: {e}", path.display())).with_source(e),
-            )?;
-        }
-        Ok(Self { path })
-    }
-}
-
-impl Drop for PrivateDockerConfig {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.path);
-    }
 }
 
 struct Docker {

@@ -10,6 +10,7 @@
 //! state (lineage and serial). The last plan's stamp travels, hidden, in the pull request's
 //! comment; the comment says when the numbers are that plan's.
 
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
@@ -54,6 +55,9 @@ impl Run<'_> {
         report.pull_request = stack.pull_request().or(self.ctx.pull_request());
         let commit = self.commit();
         report.commit = Some(commit.clone());
+        if !plan_only {
+            self.warn_if_checkout_differs(&commit);
+        }
         let bucket = self.bucket()?;
         let session = self.credentials(report).await?;
         let clients = Clients::new(&session);
@@ -186,11 +190,27 @@ impl Run<'_> {
             repository: self.settings.image_repository_for(stack).to_string(),
             app_version: commit.to_string(),
             build_args: self.settings.build_args.clone().into_iter().collect(),
+            platform: self.settings.image_platform.clone(),
             docker: self
                 .env
                 .var("ECS_POC_DOCKER")
                 .unwrap_or_else(|| "docker".into())
                 .into(),
+            temp_dir: self
+                .env
+                .var("RUNNER_TEMP")
+                .filter(|t| !t.is_empty())
+                .map_or_else(std::env::temp_dir, PathBuf::from),
+            user_docker_config: self
+                .env
+                .var("DOCKER_CONFIG")
+                .filter(|d| !d.is_empty())
+                .map(PathBuf::from)
+                .or_else(|| {
+                    self.env
+                        .var("HOME")
+                        .map(|h| PathBuf::from(h).join(".docker"))
+                }),
         };
         let started = Instant::now();
         let built = match image::ensure_image(&clients.ecr, &request).await {

@@ -18,6 +18,7 @@ impl Run<'_> {
         let stack = self.stack()?;
         report.stack = Some(stack.clone());
         report.pull_request = stack.pull_request();
+        report.commit = Some(self.commit());
         self.guard_destroy(&stack)?;
         let bucket = self.bucket()?;
         let session = self.credentials(report).await?;

@@ -3,7 +3,7 @@
 //! configuration errors: nothing outside has been touched yet.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use secrecy::ExposeSecret;
 
@@ -132,11 +132,31 @@ impl Run<'_> {
         })
     }
 
+    /// The commit deploy, the image's `APP_VERSION`, the comment and destroy all name: for a
+    /// pull request its head commit (see [`Context::commit`]), else `GITHUB_SHA`, else the
+    /// checkout's `HEAD`.
     pub(super) fn commit(&self) -> String {
         self.ctx
             .commit()
-            .or_else(git_head)
+            .or_else(|| git_head(Path::new(".")))
             .unwrap_or_else(|| "unknown".into())
+    }
+
+    /// Warns when the build context is a checkout of another commit than `commit`:
+    /// `actions/checkout` checks a pull request's merge commit out unless it is given
+    /// `ref: ${{ github.event.pull_request.head.sha }}`, and the image would then be built from
+    /// a tree that is not the commit it is labelled with.
+    pub(super) fn warn_if_checkout_differs(&self, commit: &str) {
+        if self.ctx.pull_request().is_none() {
+            return;
+        }
+        if let Some(head) = git_head(&self.settings.context)
+            && head != commit
+        {
+            self.workflow.warning(&format!(
+                "the build context is a checkout of {head}, not the pull request's head {commit}: the image is labelled {commit}; check out `ref: ${{{{ github.event.pull_request.head.sha }}}}` to build what reviewers see"
+            ));
+        }
     }
 
     pub(super) fn repository(&self) -> Option<String> {
@@ -148,6 +168,7 @@ impl Run<'_> {
         env.push(("TF_IN_AUTOMATION".into(), "true".into()));
         env.push(("CHECKPOINT_DISABLE".into(), "1".into()));
         Terraform::new(self.settings.terraform_binary.clone(), env)
+            .with_renewing(session.renewing.clone())
     }
 
     /// The shared stack: cluster, load balancer, ECR repository; one per repository.
@@ -202,9 +223,11 @@ impl Run<'_> {
     }
 }
 
-/// The checked-out commit, for runs outside Actions.
-fn git_head() -> Option<String> {
+/// The commit checked out in `dir`, if it is a git work tree.
+fn git_head(dir: &Path) -> Option<String> {
     let out = std::process::Command::new("git")
+        .arg("-C")
+        .arg(dir)
         .args(["rev-parse", "HEAD"])
         .output()
         .ok()?;

@@ -22,7 +22,7 @@ from .tool_releases import SigningKey, make_signing_key
 
 REPO = Path(__file__).resolve().parents[2]
 INSTALL_SCRIPT = REPO / ".github" / "scripts" / "install-ecs-poc.sh"
-TARGETS = ("x86_64-unknown-linux-gnu", "aarch64-unknown-linux-gnu")
+TARGETS = ("x86_64-unknown-linux-musl", "aarch64-unknown-linux-musl")
 
 
 def fake_binary(label: str) -> bytes:

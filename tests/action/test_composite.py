@@ -158,7 +158,7 @@ def publish_recording_release(tmp_path: Path, release_server: ReleaseServer) -> 
     binary.write_text(RECORDING_BINARY)
     binary.chmod(0o755)
     dist = tmp_path / "dist"
-    for target in ("x86_64-unknown-linux-gnu", "aarch64-unknown-linux-gnu"):
+    for target in ("x86_64-unknown-linux-musl", "aarch64-unknown-linux-musl"):
         subprocess.run(["bash", str(PACKAGE), "1.2.3", target, str(binary), str(dist), RELEASE_COMMIT], check=True)
     subprocess.run(["bash", str(CHECKSUMS), str(dist)], check=True, capture_output=True)
     for path in dist.iterdir():
@@ -209,7 +209,7 @@ def test_a_damaged_release_stops_the_action_before_the_binary_step(
     tmp_path: Path, composite: CompositeRunner, release_server: ReleaseServer
 ) -> None:
     publish_recording_release(tmp_path, release_server)
-    name = "/releases/download/v1.2.3/ecs-poc-1.2.3-x86_64-unknown-linux-gnu.tar.gz"
+    name = "/releases/download/v1.2.3/ecs-poc-1.2.3-x86_64-unknown-linux-musl.tar.gz"
     release_server.files[name] = release_server.files[name][:-10] + b"0123456789"
 
     outputs, results = composite.run({})

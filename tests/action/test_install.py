@@ -12,7 +12,7 @@ from .conftest import RELEASE_COMMIT, REPO, ReleaseServer, Runner, runner_path
 
 @pytest.mark.parametrize(
     ("runner_os", "runner_arch", "target"),
-    [("Linux", "X64", "x86_64-unknown-linux-gnu"), ("Linux", "ARM64", "aarch64-unknown-linux-gnu")],
+    [("Linux", "X64", "x86_64-unknown-linux-musl"), ("Linux", "ARM64", "aarch64-unknown-linux-musl")],
 )
 def test_installs_and_runs_the_asset_for_the_runner_platform(
     runner: Runner, release_server: ReleaseServer, runner_os: str, runner_arch: str, target: str
@@ -30,12 +30,12 @@ def test_installs_and_runs_the_asset_for_the_runner_platform(
 
 
 def test_checksum_mismatch_aborts_and_nothing_runs(runner: Runner, release_server: ReleaseServer) -> None:
-    release_server.publish("1.2.3", corrupt="x86_64-unknown-linux-gnu")
+    release_server.publish("1.2.3", corrupt="x86_64-unknown-linux-musl")
 
     result = runner.install_and_run()
 
     assert result.returncode == 5
-    assert "checksum mismatch for ecs-poc-1.2.3-x86_64-unknown-linux-gnu.tar.gz" in result.stderr
+    assert "checksum mismatch for ecs-poc-1.2.3-x86_64-unknown-linux-musl.tar.gz" in result.stderr
     assert "Nothing was installed or run" in result.stderr
     assert not runner.ran_marker.exists()
     assert not (runner.install_dir / "ecs-poc").exists()
@@ -45,7 +45,7 @@ def test_checksum_mismatch_aborts_and_nothing_runs(runner: Runner, release_serve
 
 
 def test_checksum_mismatch_is_an_error_annotation_inside_actions(runner: Runner, release_server: ReleaseServer) -> None:
-    release_server.publish("1.2.3", corrupt="x86_64-unknown-linux-gnu")
+    release_server.publish("1.2.3", corrupt="x86_64-unknown-linux-musl")
 
     result = runner.install_and_run(GITHUB_ACTIONS="true")
 
@@ -96,7 +96,7 @@ def test_major_tag_or_release_commit_ref_takes_the_version_from_the_actions_carg
     result = runner.install_and_run(ECS_POC_INSTALL_ACTION_REF=ref)
 
     assert result.returncode == 0, result.stderr
-    assert runner.ran_marker.read_text() == "1.2.3 x86_64-unknown-linux-gnu\n"
+    assert runner.ran_marker.read_text() == "1.2.3 x86_64-unknown-linux-musl\n"
 
 
 def test_unreleased_commit_with_a_released_version_number_builds_its_own_source(
@@ -149,7 +149,7 @@ def test_explicit_version_wins_over_the_actions_ref(runner: Runner, release_serv
     result = runner.install_and_run(ECS_POC_INSTALL_VERSION="1.3.0", ECS_POC_INSTALL_ACTION_REF="v1.2.3")
 
     assert result.returncode == 0, result.stderr
-    assert runner.ran_marker.read_text() == "1.3.0 x86_64-unknown-linux-gnu\n"
+    assert runner.ran_marker.read_text() == "1.3.0 x86_64-unknown-linux-musl\n"
 
 
 def test_version_that_is_not_a_release_number_is_rejected(runner: Runner) -> None:
@@ -191,7 +191,7 @@ def test_a_linux_platform_without_a_published_binary_builds_from_source(
 
 
 def test_release_without_this_platforms_asset_builds_from_source(runner: Runner, release_server: ReleaseServer) -> None:
-    release_server.publish("1.2.3", targets=("x86_64-unknown-linux-gnu",))
+    release_server.publish("1.2.3", targets=("x86_64-unknown-linux-musl",))
 
     result = runner.install_and_run(RUNNER_ARCH="ARM64")
 
@@ -243,7 +243,7 @@ def test_ref_and_repository_are_read_from_the_action_path_when_the_runner_leaves
 
     assert result.returncode == 0, result.stderr
     assert "action: acme/ecs-poc@v1.2.3 (from its path)" in result.stderr
-    assert runner.ran_marker.read_text() == "1.2.3 x86_64-unknown-linux-gnu\n"
+    assert runner.ran_marker.read_text() == "1.2.3 x86_64-unknown-linux-musl\n"
 
 
 def test_inside_a_nested_composite_action_the_path_wins_over_the_outer_action_s_ref(
@@ -264,7 +264,7 @@ def test_inside_a_nested_composite_action_the_path_wins_over_the_outer_action_s_
     assert result.returncode == 0, result.stderr
     assert "the runner says acme/deploy-wrapper@v7, the action's path says acme/ecs-poc@v1.2.3" in result.stderr
     assert "/releases/download/v1.2.3/sha256.sum" in release_server.requests
-    assert runner.ran_marker.read_text() == "1.2.3 x86_64-unknown-linux-gnu\n"
+    assert runner.ran_marker.read_text() == "1.2.3 x86_64-unknown-linux-musl\n"
 
 
 def serve_under_repository(release_server: ReleaseServer, repository: str) -> None:
@@ -288,7 +288,7 @@ def test_downloads_come_from_the_run_s_github_server_with_its_token(
     )
 
     assert result.returncode == 0, result.stderr
-    assert "/acme/ecs-poc/releases/download/v1.2.3/ecs-poc-1.2.3-x86_64-unknown-linux-gnu.tar.gz" in (
+    assert "/acme/ecs-poc/releases/download/v1.2.3/ecs-poc-1.2.3-x86_64-unknown-linux-musl.tar.gz" in (
         release_server.requests
     )
     assert set(release_server.authorizations) == {"Bearer ghs_enterprise-token"}

@@ -28,8 +28,8 @@ def test_release_builds_every_target_the_installer_knows_and_only_those() -> Non
         {entry["target"] for entry in matrix}
         == INSTALLER_TARGETS
         == {
-            "x86_64-unknown-linux-gnu",
-            "aarch64-unknown-linux-gnu",
+            "x86_64-unknown-linux-musl",
+            "aarch64-unknown-linux-musl",
         }
     )
     runs = " ".join(step.get("run", "") for job in release["jobs"].values() for step in job["steps"])
@@ -54,8 +54,8 @@ def test_packaged_release_installs_through_the_action_s_installer(
     result = runner.install_and_run(RUNNER_ARCH="ARM64", ECS_POC_INSTALL_ACTION_REF=COMMIT)
 
     assert result.returncode == 0, result.stderr
-    assert runner.ran_marker.read_text() == "aarch64-unknown-linux-gnu\n"
-    with tarfile.open(dist / "ecs-poc-1.2.3-aarch64-unknown-linux-gnu.tar.gz") as tar:
+    assert runner.ran_marker.read_text() == "aarch64-unknown-linux-musl\n"
+    with tarfile.open(dist / "ecs-poc-1.2.3-aarch64-unknown-linux-musl.tar.gz") as tar:
         members = {m.name: m for m in tar.getmembers()}
         assert {"ecs-poc", "COMMIT"} <= set(members) <= {"ecs-poc", "COMMIT", "README.md", "LICENSE"}
         assert members["ecs-poc"].mode & stat.S_IXUSR

@@ -4,13 +4,14 @@
 Real HTTP on loopback. `--port 0` picks a free port; the first stdout line is `READY <port>`.
 
 Served:
-  GET    /user                                        -> the token's login (403 with --user-forbidden,
-                                                         as GitHub answers a GITHUB_TOKEN)
+  GET    /user                                        -> the token's login (403 with --user-forbidden or
+                                                         --app-slug, as GitHub answers an installation token)
   GET    /repos/{o}/{r}/issues/{n}/comments           -> paginated (per_page, page) with a `Link: rel="next"`
                                                          header while more pages follow, as GitHub pages
   POST   /repos/{o}/{r}/issues/{n}/comments           -> create (422 over 65,536 characters)
   GET    /repos/{o}/{r}/issues/comments/{id}
-  PATCH  /repos/{o}/{r}/issues/comments/{id}          -> update (422 over 65,536 characters)
+  PATCH  /repos/{o}/{r}/issues/comments/{id}          -> update (422 over 65,536 characters; 403 for a
+                                                         comment another login wrote)
   GET    /repos/{o}/{r}/pulls/{n}                     -> the pull request's required fields and its state;
                                                          unknown numbers are open
   GET    /oidc/token?audience=...                     -> {"value": "<jwt-like>"} for the right bearer
@@ -332,9 +333,20 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="answer /user with 403 like a GITHUB_TOKEN (login then is github-actions[bot])",
     )
+    p.add_argument(
+        "--app-slug",
+        default="",
+        help="the token is an installation token of this GitHub App: comments by `<slug>[bot]`, /user refused",
+    )
     args = p.parse_args(argv)
-    login = "github-actions[bot]" if args.user_forbidden else args.login
-    state = State(login, args.token, args.oidc_request_token, args.user_forbidden)
+    if args.app_slug:
+        login = f"{args.app_slug}[bot]"
+    elif args.user_forbidden:
+        login = "github-actions[bot]"
+    else:
+        login = args.login
+    forbidden = args.user_forbidden or bool(args.app_slug)
+    state = State(login, args.token, args.oidc_request_token, forbidden)
     server = ThreadingHTTPServer((args.host, args.port), make_handler(state))
     print(f"READY {server.server_address[1]}", flush=True)
     try:

@@ -9,7 +9,12 @@ trust-policy refusal. Real HTTP on loopback, AWS query protocol.
                           A RoleArn ending in `/denied` is refused with AccessDenied (HTTP 403).
                           With {"idp_unreachable": M} the M calls after those answer
                           `IDPCommunicationError` (HTTP 400): STS could not reach the OIDC provider.
-  POST /_fake/script      {"throttle": N, "idp_unreachable": M}  (resets the call log)
+                          With {"expires_in": S} each session expires S seconds after it is issued
+                          and has its own access key (ASIAFAKESTSRENEW0001, ...), as a short
+                          role session would; otherwise one key that expires in 2099.
+  POST /                  Action=GetCallerIdentity: the caller, recording the access key the request was
+                          signed with (`key`), to tell which session a signed call used.
+  POST /_fake/script      {"throttle": N, "idp_unreachable": M, "expires_in": S}  (resets the call log)
   GET  /_fake/state       {"calls": [{"action", "role_arn", "session_name", "duration", "answer"}]}
 """
 
@@ -17,26 +22,28 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import threading
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs
 
 NS = "https://sts.amazonaws.com/doc/2011-06-15/"
 
-SUCCESS = f"""<AssumeRoleWithWebIdentityResponse xmlns="{NS}">
+SUCCESS = """<AssumeRoleWithWebIdentityResponse xmlns="{ns}">
   <AssumeRoleWithWebIdentityResult>
     <Credentials>
-      <AccessKeyId>ASIAFAKESTSFAKESTS01</AccessKeyId>
+      <AccessKeyId>{key}</AccessKeyId>
       <SecretAccessKey>fake-sts-secret-access-key-0123456789abcdef</SecretAccessKey>
       <SessionToken>fake-sts-session-token-0123456789abcdef0123456789</SessionToken>
-      <Expiration>2099-01-01T00:00:00Z</Expiration>
+      <Expiration>{expiration}</Expiration>
     </Credentials>
     <SubjectFromWebIdentityToken>repo:acme/shop:pull_request</SubjectFromWebIdentityToken>
     <AssumedRoleUser>
-      <Arn>arn:aws:sts::123456789012:assumed-role/deploy/{{session}}</Arn>
-      <AssumedRoleId>AROAFAKE:{{session}}</AssumedRoleId>
+      <Arn>arn:aws:sts::123456789012:assumed-role/deploy/{session}</Arn>
+      <AssumedRoleId>AROAFAKE:{session}</AssumedRoleId>
     </AssumedRoleUser>
     <Provider>token.actions.githubusercontent.com</Provider>
     <Audience>sts.amazonaws.com</Audience>
@@ -44,6 +51,19 @@ SUCCESS = f"""<AssumeRoleWithWebIdentityResponse xmlns="{NS}">
   <ResponseMetadata><RequestId>fake-request</RequestId></ResponseMetadata>
 </AssumeRoleWithWebIdentityResponse>
 """
+
+
+CALLER = """<GetCallerIdentityResponse xmlns="{ns}">
+  <GetCallerIdentityResult>
+    <Arn>arn:aws:sts::123456789012:assumed-role/deploy/caller</Arn>
+    <UserId>AROAFAKE:caller</UserId>
+    <Account>123456789012</Account>
+  </GetCallerIdentityResult>
+  <ResponseMetadata><RequestId>fake-request</RequestId></ResponseMetadata>
+</GetCallerIdentityResponse>
+"""
+# `Credential=<access key>/<date>/<region>/sts/aws4_request` in a SigV4 Authorization header.
+SIGNED_BY = re.compile(r"Credential=([A-Z0-9]+)/")
 
 
 def error(code: str, message: str) -> str:
@@ -58,7 +78,19 @@ class State:
         self.lock = threading.Lock()
         self.throttle = 0
         self.idp_unreachable = 0
+        self.expires_in = 0
         self.calls: list[dict[str, Any]] = []
+
+    def success(self, session: str) -> str:
+        """Temporary credentials, numbered and short-lived when a lifetime is scripted."""
+        if self.expires_in:
+            issued = sum(1 for c in self.calls if c["answer"] == "ok") + 1
+            key = f"ASIAFAKESTSRENEW{issued:04d}"
+            expires = datetime.now(UTC) + timedelta(seconds=self.expires_in)
+            expiration = expires.strftime("%Y-%m-%dT%H:%M:%SZ")
+        else:
+            key, expiration = "ASIAFAKESTSFAKESTS01", "2099-01-01T00:00:00Z"
+        return SUCCESS.format(ns=NS, key=key, expiration=expiration, session=session)
 
 
 def make_handler(state: State) -> type[BaseHTTPRequestHandler]:
@@ -93,6 +125,7 @@ def make_handler(state: State) -> type[BaseHTTPRequestHandler]:
                 with state.lock:
                     state.throttle = int(script.get("throttle", 0))
                     state.idp_unreachable = int(script.get("idp_unreachable", 0))
+                    state.expires_in = int(script.get("expires_in", 0))
                     state.calls = []
                 return self.reply(200, "{}", "application/json")
             form = {k: v[0] for k, v in parse_qs(raw.decode()).items()}
@@ -103,7 +136,11 @@ def make_handler(state: State) -> type[BaseHTTPRequestHandler]:
                 "duration": form.get("DurationSeconds", ""),
             }
             with state.lock:
-                if call["action"] != "AssumeRoleWithWebIdentity":
+                if call["action"] == "GetCallerIdentity":
+                    signed = SIGNED_BY.search(self.headers.get("Authorization", ""))
+                    call["key"] = signed.group(1) if signed else ""
+                    status, body, call["answer"] = 200, CALLER.format(ns=NS), "identity"
+                elif call["action"] != "AssumeRoleWithWebIdentity":
                     status, body, call["answer"] = (
                         400,
                         error("InvalidAction", "only AssumeRoleWithWebIdentity"),
@@ -126,7 +163,7 @@ def make_handler(state: State) -> type[BaseHTTPRequestHandler]:
                         "idp-unreachable",
                     )
                 else:
-                    status, body, call["answer"] = 200, SUCCESS.replace("{session}", call["session_name"]), "ok"
+                    status, body, call["answer"] = 200, state.success(call["session_name"]), "ok"
                 state.calls.append(call)
             self.reply(status, body)
 

@@ -34,7 +34,7 @@ SCRIPTS = REPO_ROOT / ".github" / "scripts"
 # act clones actions/checkout for a step with `ref:`, which cannot work offline: see checkout-standin/action.yml.
 CHECKOUT = "actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683"
 CHECKOUT_STANDIN = Path(__file__).resolve().parent / "checkout-standin"
-TARGET = "x86_64-unknown-linux-gnu"
+TARGET = "x86_64-unknown-linux-musl"
 # The hosted runner's tools this machine has outside /usr/local/bin (where a terraform 1.11 lives that GitHub's
 # ubuntu-24.04 image does not have); docker's client is the one the other suites use.
 HOSTED_PATH_DIRS = ("/usr/bin", "/bin")
