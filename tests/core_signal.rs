@@ -29,7 +29,7 @@ async fn stopped_by(signal: &str, code: i32) {
     let moto = require!(support::Moto::start());
     let ecr = aws_sdk_ecr::Client::new(&moto.sdk_config().await);
     ecr.create_repository()
-        .repository_name("ecs-poc-main")
+        .repository_name("ecs-poc-main-previews")
         .send()
         .await
         .expect("create repository");
