@@ -45,9 +45,12 @@ variable "promotion_targets" {
 }
 
 variable "region" {
-  description = "Region the deploy roles may act in."
+  description = "Region the deploy roles may act in (the environment's)."
   type        = string
-  default     = "eu-west-2"
+  validation {
+    condition     = can(regex("^[a-z]{2}(-[a-z]+)+-[0-9]$", var.region))
+    error_message = "region must be an AWS region name such as eu-west-2."
+  }
 }
 
 variable "repository" {

@@ -16,10 +16,11 @@ locals {
 }
 
 # The region's availability zones (not Local or Wavelength Zones, which cannot hold a load
-# balancer's subnets). Read at plan time, so a region that cannot host the stack is refused
-# before anything is created.
+# balancer's subnets), whatever their current state: a zone that is impaired for a while must
+# not move the network to another one. Read at plan time, so a region that cannot host the
+# stack is refused before anything is created.
 data "aws_availability_zones" "available" {
-  state = "available"
+  #checkov:skip=CKV_AWS_394:The stack uses the first az_count zones in name order (or the explicit availability_zones list); a zone AWS adds later sorts after them and changes nothing.
   filter {
     name   = "zone-type"
     values = ["availability-zone"]
@@ -36,7 +37,7 @@ data "aws_availability_zones" "available" {
     }
     postcondition {
       condition     = alltrue([for z in var.availability_zones : contains(self.names, z)])
-      error_message = "availability_zones must be available zones of ${var.region}: ${join(", ", sort(self.names))}."
+      error_message = "availability_zones must be zones of ${var.region}: ${join(", ", sort(self.names))}."
     }
   }
 }

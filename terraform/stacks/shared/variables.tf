@@ -9,7 +9,7 @@ variable "region" {
 }
 
 variable "availability_zones" {
-  description = "Availability zones the network spans (2 to 4, for the load balancer); empty: the region's first az_count available zones in name order (eu-west-2a and eu-west-2b in London)."
+  description = "Availability zones the network spans (2 to 4, for the load balancer); empty: the region's first az_count zones in name order (eu-west-2a and eu-west-2b in London)."
   type        = list(string)
   default     = []
   validation {
