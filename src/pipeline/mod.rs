@@ -12,6 +12,7 @@
 
 mod deploy;
 mod destroy;
+mod promote;
 mod resolve;
 mod state;
 mod sweep;
@@ -93,6 +94,10 @@ async fn stage<T>(
 impl Run<'_> {
     fn new_report(&self, command: Command) -> Report {
         let mut r = Report::new(command);
+        r.environment = self
+            .settings
+            .named_environment
+            .then(|| self.settings.environment.clone());
         r.repository = self.repository();
         r.run_url = self.ctx.run_url();
         r.dry_run = self.settings.dry_run;
@@ -107,6 +112,7 @@ impl Run<'_> {
             Command::Plan => self.deploy(&mut report, true).await,
             Command::Destroy => self.destroy_command(&mut report).await,
             Command::Sweep => self.sweep(&mut report).await,
+            Command::Promote => self.promote(&mut report).await,
         };
         if let Err(e) = &result {
             report.fail(e, None);
@@ -171,12 +177,33 @@ impl Run<'_> {
     }
 
     async fn credentials(&self, report: &mut Report) -> Result<AwsSession> {
+        let preview_settings = self.preview_role_settings();
         stage(
             report,
             &self.workflow,
             "credentials",
-            credentials::establish(&self.settings, &self.ctx, &self.workflow, self.env),
+            credentials::establish(
+                preview_settings.as_ref().unwrap_or(&self.settings),
+                &self.ctx,
+                &self.workflow,
+                self.env,
+            ),
         )
         .await
+    }
+
+    /// A pull request's stack (deploy, plan, destroy) assumes the environment's
+    /// `preview-role-to-assume` when it names one.
+    fn preview_role_settings(&self) -> Option<Settings> {
+        let role = self.settings.preview_role_to_assume.clone()?;
+        let previewing = matches!(
+            self.command,
+            Command::Deploy | Command::Plan | Command::Destroy
+        ) && self.stack().is_ok_and(|s| !s.is_main());
+        previewing.then(|| {
+            let mut s = self.settings.clone();
+            s.role_to_assume = Some(role);
+            s
+        })
     }
 }

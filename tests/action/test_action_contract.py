@@ -16,14 +16,20 @@ WORKFLOWS = REPO / ".github" / "workflows"
 BINARY_INPUTS = {
     "command", "role-to-assume", "aws-region", "role-session-name", "role-duration-seconds", "github-token",
     "state-bucket", "stack", "pull-request", "config", "terraform-binary", "wait-timeout", "smoke-check", "force",
-    "dry-run", "output",
+    "dry-run", "output", "environment", "from", "to",
 }  # fmt: skip
 ACTION_ONLY_INPUTS = {"version", "terraform-version", "terraform-download-url"}
-BINARY_OUTPUTS = {"endpoint", "image", "task-definition-arn", "plan-changes", "stack"}
+BINARY_OUTPUTS = {
+    "endpoint", "image", "task-definition-arn", "plan-changes", "stack", "environment", "digest", "source-environment",
+    "source-commit",
+}  # fmt: skip
 OUTPUTS = BINARY_OUTPUTS | {"changed"}
 # Inputs whose non-empty default would change what the binary does: settings ecs-poc.yml may carry (input > file >
 # default), and `config`, which the binary treats as "must exist" once it is given.
-EMPTY_DEFAULT = {"aws-region", "wait-timeout", "smoke-check", "terraform-binary", "role-duration-seconds", "config"}
+EMPTY_DEFAULT = {
+    "aws-region", "wait-timeout", "smoke-check", "terraform-binary", "role-duration-seconds", "config", "environment",
+    "from", "to",
+}  # fmt: skip
 PINNED = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}$")
 
 
