@@ -305,13 +305,14 @@ def make_handler(state: State) -> type[BaseHTTPRequestHandler]:
             s = STATUSES.match(path)
             if not m and not s:
                 return None
+            # Read the body even to refuse: an unread body would corrupt the kept-alive connection.
+            body: dict[str, Any] = self.read_json() if self.command == "POST" else {}
             if state.deployments_forbidden:
                 return 403, {"message": "Resource not accessible by integration"}, None
             now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
             if m:
                 repo = f"{m.group(1)}/{m.group(2)}"
                 if self.command == "POST":
-                    body = self.read_json()
                     if not body.get("ref"):
                         return 422, {"message": "Validation Failed: ref is required"}, None
                     state.next_id += 1
@@ -349,7 +350,6 @@ def make_handler(state: State) -> type[BaseHTTPRequestHandler]:
                 return 404, {"message": "Not Found"}, None
             d = found
             if self.command == "POST":
-                body = self.read_json()
                 if body.get("state") not in DEPLOYMENT_STATES:
                     return 422, {"message": f"Validation Failed: state {body.get('state')!r}"}, None
                 state.next_id += 1
