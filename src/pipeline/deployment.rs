@@ -19,12 +19,14 @@ pub(super) struct Tracked {
 }
 
 impl Run<'_> {
-    /// The name of the environment this run deploys to.
+    /// The name of the environment this run deploys to: without `environments:` in ecs-poc.yml,
+    /// the implicit one. Deployments take the name from here only.
     pub(super) fn environment_name(&self) -> &str {
         IMPLICIT_ENVIRONMENT
     }
 
-    /// Whether the environment is the one end users reach.
+    /// Whether the environment is the one end users reach (GitHub's `production_environment`):
+    /// one named `production`, or one that takes promotions (`promote-from`).
     fn is_production_environment(&self) -> bool {
         self.environment_name() == "production"
     }
