@@ -1,10 +1,16 @@
 //! GitHub, the outside system: the Actions runtime (the event that started the run, workflow
 //! commands `::add-mask::`, `::group::`, `::error::`, the files `$GITHUB_OUTPUT` and
 //! `$GITHUB_STEP_SUMMARY`) and the small part of the REST API we use (issue comments, pull
-//! request state).
+//! request state, deployments and their statuses).
 //!
 //! Workflow commands go to stderr: the runner reads commands from both streams, and stdout
 //! stays free for `--output json`.
+
+mod deployments;
+
+pub use deployments::{
+    DeploymentState, NewDeployment, PERMISSION_HINT, StatusUpdate, status_description,
+};
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -11,6 +11,7 @@
 //! stack, what is applied where, what may be destroyed) and the stages hold the mechanics.
 
 mod deploy;
+mod deployment;
 mod destroy;
 mod promote;
 mod resolve;
@@ -27,6 +28,7 @@ use crate::github::{Context, GitHubApi, Workflow};
 use crate::report::{Report, StageStatus};
 use crate::{Error, Result};
 
+pub use deployment::IMPLICIT_ENVIRONMENT;
 pub use resolve::{default_command, prepare, resolve_stack};
 pub use state::{SHARED_STATE_KEY, list_preview_stacks, preview_state_key};
 
@@ -107,6 +109,11 @@ impl Run<'_> {
     /// Runs the command; always returns a report, with the error when one happened.
     pub async fn execute(&self) -> (Report, Option<Error>) {
         let mut report = self.new_report(self.command);
+        // The deployment exists before anything is applied, so GitHub shows it in progress.
+        let deployment = match (self.command, self.stack()) {
+            (Command::Deploy, Ok(stack)) => self.start_deployment(&stack, &self.commit()).await,
+            _ => None,
+        };
         let result = match self.command {
             Command::Deploy => self.deploy(&mut report, false).await,
             Command::Plan => self.deploy(&mut report, true).await,
@@ -117,6 +124,8 @@ impl Run<'_> {
         if let Err(e) = &result {
             report.fail(e, None);
         }
+        self.finish_deployment(deployment, &report, result.as_ref().err())
+            .await;
         self.finish(&mut report, result.err()).await
     }
 
