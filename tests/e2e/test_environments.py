@@ -128,7 +128,7 @@ def test_push_to_main_deploys_staging_in_its_own_account(world: World, runs: dic
     assert task_image_and_version(world, "staging", service["taskDefinition"]) == (image, MAIN_SHA)
     assert world.ecs("production").list_clusters()["clusterArns"] == []
     keys = [o["Key"] for o in world.client("s3", "staging").list_objects_v2(Bucket=staging.state_bucket)["Contents"]]
-    assert any(k.startswith("shared") for k in keys) and any("main" in k for k in keys), keys
+    assert {"shared/terraform.tfstate", "preview/main.tfstate"} <= set(keys), keys
 
     # GitHub's deployments page: staging, at this commit, in progress then successful with its URL.
     [deployment] = deployments(world, "staging")
@@ -217,10 +217,12 @@ def test_closing_the_pull_request_marks_its_deployment_inactive(world: World, ru
     closed = world.runner.pull_request_event(PR, PR_SHA, action="closed")
     result = world.runner.run("pull_request", closed, sha=PR_SHA, inputs=RUN_INPUTS)
     assert result.returncode == 0, explain(result)
-    staging = world.environments["staging"]
-    services = world.ecs("staging").describe_services(
-        cluster=f"{staging.base}-previews", services=[f"{staging.base}-pr-{PR}"])["services"]
-    assert all(s.get("status") != "ACTIVE" for s in services), services
+    cluster = f"{world.environments['staging'].base}-previews"
+    ecs = world.ecs("staging")
+    mine = [s for s in ecs.list_services(cluster=cluster)["serviceArns"] if s.endswith(f"pr-{PR}")]
+    live = [s for s in (ecs.describe_services(cluster=cluster, services=mine)["services"] if mine else [])
+            if s.get("status") == "ACTIVE"]
+    assert not live, f"pr-{PR} still runs: {live}"
     [deployment] = deployments(world, f"pr-{PR}")
     assert states(deployment)[-1] == "inactive", states(deployment)
     # The long-lived environments' deployments are untouched.
@@ -230,8 +232,9 @@ def test_closing_the_pull_request_marks_its_deployment_inactive(world: World, ru
 
 def test_a_digest_whose_staging_rollout_failed_is_not_promoted(world: World, runs: dict[str, RunResult]) -> None:
     needs(runs, "staging", "promote")
-    production = world.environments["production"]
+    staging, production = world.environments["staging"], world.environments["production"]
     running_before = main_service(world, "production")["taskDefinition"]
+    staging_before = ecr_digests(world, "staging", staging.base)
     digests_before = ecr_digests(world, "production", production.base)
 
     fake_ecs_scenario(world, "fail")  # the circuit breaker fails staging's next rollout
@@ -241,7 +244,9 @@ def test_a_digest_whose_staging_rollout_failed_is_not_promoted(world: World, run
         fake_ecs_scenario(world, "complete")
     assert broken.returncode == 6, explain(broken)
     assert states(deployments(world, "staging")[-1])[-1] == "failure"
-    broken_digest = broken.outputs.get("image", "").partition("@")[2]
+    # The broken commit's image, pushed to staging's repository before its rollout failed.
+    broken_digests = ecr_digests(world, "staging", staging.base) - staging_before
+    assert broken_digests, "the failed push left no new image in staging"
 
     refused = promote(world)
     assert refused.returncode == 6, explain(refused)
@@ -249,7 +254,7 @@ def test_a_digest_whose_staging_rollout_failed_is_not_promoted(world: World, run
     assert "circuit breaker" in refused.stderr
     # Nothing reached production: its repository and its service are as the first promote left them.
     assert ecr_digests(world, "production", production.base) == digests_before
-    if broken_digest:
+    for broken_digest in broken_digests:
         assert Registry(production.region, production.account).manifest(production.base, broken_digest) is None
     assert main_service(world, "production")["taskDefinition"] == running_before
     assert_no_secrets(refused, world)
