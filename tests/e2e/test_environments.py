@@ -237,11 +237,17 @@ def test_a_digest_whose_staging_rollout_failed_is_not_promoted(world: World, run
     staging_before = ecr_digests(world, "staging", staging.base)
     digests_before = ecr_digests(world, "production", production.base)
 
-    fake_ecs_scenario(world, "fail")  # the circuit breaker fails staging's next rollout
+    # The broken commit changes the service (so its image is a new one, with its own digest), and the
+    # circuit breaker fails its rollout in staging.
+    app = world.runner.workspace / "app" / "hello_world.py"
+    source = app.read_text()
+    app.write_text(source + "\n# a release whose tasks fail to start\n")
+    fake_ecs_scenario(world, "fail")
     try:
         broken = world.runner.run("push", world.runner.push_event(BROKEN_SHA), sha=BROKEN_SHA, inputs=RUN_INPUTS)
     finally:
         fake_ecs_scenario(world, "complete")
+        app.write_text(source)
     assert broken.returncode == 6, explain(broken)
     assert states(deployments(world, "staging")[-1])[-1] == "failure"
     # The broken commit's image, pushed to staging's repository before its rollout failed.
