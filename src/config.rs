@@ -211,8 +211,8 @@ pub struct EnvironmentConfig {
     /// Pull requests deploy their previews here (at most one environment; default false).
     #[serde(default)]
     pub previews: bool,
-    /// The only environment whose images `promote` may bring here; this environment is then
-    /// never deployed from a build.
+    /// The only environment whose images `promote` may bring here; a run that names no
+    /// environment never picks one that has this key.
     pub promote_from: Option<String>,
     /// Read-only role in this environment's account that `promote` reads the running image
     /// through when this environment is the source (default: role-to-assume).
