@@ -473,6 +473,18 @@ fn promote_acts_on_the_to_environment_from_inputs_too() {
         "without promote-source-role, the source's deploy role"
     );
 
+    // A source without its own region is read in the file's top-level region, not the target's.
+    let f = Fixture::local(&TWO_ACCOUNTS.replace("    aws-region: eu-west-2\n", ""));
+    let run = f
+        .prepare(&["promote", "--from", "staging", "--to", "production"])
+        .expect("promote");
+    let (source, env) = run.settings.promotion_source().expect("allowed");
+    assert_eq!(run.settings.aws_region, "eu-west-1");
+    assert_eq!(
+        run.settings.source_settings(&source, &env).aws_region,
+        "eu-central-1"
+    );
+
     let with_source_role = TWO_ACCOUNTS.replace(
         "    previews: true\n",
         "    previews: true\n    promote-source-role: arn:aws:iam::111111111111:role/ecs-poc-staging-promote-source\n",
