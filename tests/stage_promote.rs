@@ -29,7 +29,7 @@ fn unique() -> String {
 
 struct World {
     _moto: support::Moto,
-    _fake: support::Service,
+    fake: support::Service,
     ecs: aws_sdk_ecs::Client,
     template: String,
 }
@@ -95,7 +95,7 @@ async fn world(scenario: &str, steady_after: &str) -> Result<World, String> {
     let ecs = aws_sdk_ecs::Client::new(&support::sdk_config(&fake.url()).await);
     Ok(World {
         _moto: moto,
-        _fake: fake,
+        fake,
         ecs,
         template,
     })
@@ -179,6 +179,62 @@ async fn an_image_not_pinned_by_digest_is_not_promoted() {
         err.to_string()
             .contains("staging runs `placeholder:latest`, which is not pinned by digest"),
         "{err}"
+    );
+}
+
+/// The binary, as a user runs promote: the source is read, refused, and the target is never
+/// touched (no target credentials, no terraform).
+#[tokio::test]
+async fn promote_refuses_a_failed_source_before_touching_the_target() {
+    let w = require!(world("fail", "1").await);
+    deploy(&w, Duration::from_secs(30))
+        .await
+        .expect_err("the staging deploy fails");
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("ecs-poc.yml"),
+        "environments:\n  staging:\n    aws-region: eu-west-2\n    previews: true\n  production:\n    aws-region: eu-west-1\n    state-bucket: production-state\n    promote-from: staging\n",
+    )
+    .expect("config");
+    let out = assert_cmd::Command::cargo_bin("ecs-poc")
+        .expect("binary")
+        .env_clear()
+        .envs(support::aws_env(&w.fake.url()))
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", dir.path())
+        .current_dir(dir.path())
+        .args([
+            "promote",
+            "--from",
+            "staging",
+            "--to",
+            "production",
+            "--output",
+            "json",
+        ])
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(6), "{stderr}");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json on stdout");
+    assert_eq!(report["status"], "failure");
+    assert_eq!(report["environment"], "production");
+    assert_eq!(report["source_environment"], "staging");
+    assert_eq!(
+        report["error"]["message"],
+        "staging's last deployment FAILED: ECS deployment circuit breaker: tasks failed to start."
+    );
+    let stages: Vec<&str> = report["stages"]
+        .as_array()
+        .expect("stages")
+        .iter()
+        .filter_map(|s| s["name"].as_str())
+        .collect();
+    assert_eq!(stages, ["source credentials", "read source"], "{report:#}");
+    assert!(report.get("digest").is_none(), "{report:#}");
+    assert!(
+        stderr.contains("what to do: promote only what staging runs healthily"),
+        "{stderr}"
     );
 }
 
