@@ -211,8 +211,8 @@ pub struct EnvironmentConfig {
     /// Pull requests deploy their previews here (at most one environment; default false).
     #[serde(default)]
     pub previews: bool,
-    /// The only environment whose images `promote` may bring here; this environment is then
-    /// never deployed from a build.
+    /// The only environment whose images `promote` may bring here; a run that names no
+    /// environment never picks one that has this key.
     pub promote_from: Option<String>,
     /// Read-only role in this environment's account that `promote` reads the running image
     /// through when this environment is the source (default: role-to-assume).
@@ -452,6 +452,9 @@ pub struct Settings {
     pub preview_role_to_assume: Option<String>,
     /// promote: the source environment (`--from`).
     pub promote_from: Option<String>,
+    /// The file's top-level `aws-region`, `role-to-assume` and `state-bucket`: what an
+    /// environment that leaves one out falls back to (for reading another environment).
+    pub top_level: EnvironmentConfig,
     pub role_to_assume: Option<String>,
     pub aws_region: String,
     pub role_session_name: Option<String>,
@@ -659,11 +662,15 @@ impl Settings {
             } else {
                 None
             },
-            preview: env
-                .var("GITHUB_EVENT_NAME")
-                .is_some_and(|e| e.starts_with("pull_request"))
-                || stack.as_ref().is_some_and(|s| !s.is_main())
-                || (stack.is_none() && pull_request.is_some()),
+            preview: match &stack {
+                Some(s) => !s.is_main(),
+                None => {
+                    pull_request.is_some()
+                        || env
+                            .var("GITHUB_EVENT_NAME")
+                            .is_some_and(|e| e.starts_with("pull_request"))
+                }
+            },
         };
         let (environment, selected) = select_environment(file, &wanted)?;
         let env_cfg = selected.cloned().unwrap_or_default();
@@ -745,6 +752,12 @@ impl Settings {
             environments: file.environments.clone(),
             preview_role_to_assume,
             promote_from,
+            top_level: EnvironmentConfig {
+                aws_region: file.aws_region.clone(),
+                role_to_assume: file.role_to_assume.clone(),
+                state_bucket: file.state_bucket.clone(),
+                ..EnvironmentConfig::default()
+            },
             role_to_assume: string(&opts.role_to_assume, "role-to-assume", &role_file),
             aws_region,
             role_session_name: string(&opts.role_session_name, "role-session-name", &None),
@@ -918,19 +931,28 @@ impl Settings {
     }
 
     /// The settings of another environment of this file, for reading it (promote's source):
-    /// its region and its `promote-source-role`, else `role-to-assume`.
+    /// its region and its `promote-source-role`, else its `role-to-assume`, each falling back to
+    /// the file's top-level key (flags and inputs name the run's own environment, not this one).
     pub fn source_settings(&self, name: &str, source: &EnvironmentConfig) -> Settings {
         let mut s = self.clone();
         s.environment = name.to_string();
         s.role_to_assume = source
             .promote_source_role
             .clone()
-            .or_else(|| source.role_to_assume.clone());
+            .or_else(|| source.role_to_assume.clone())
+            .or_else(|| self.top_level.role_to_assume.clone());
         s.preview_role_to_assume = None;
-        if let Some(region) = &source.aws_region {
+        if let Some(region) = source
+            .aws_region
+            .as_ref()
+            .or(self.top_level.aws_region.as_ref())
+        {
             s.aws_region = region.clone();
         }
-        s.state_bucket = source.state_bucket.clone();
+        s.state_bucket = source
+            .state_bucket
+            .clone()
+            .or_else(|| self.top_level.state_bucket.clone());
         s
     }
 

@@ -182,7 +182,15 @@ pub async fn running_release(
         .await
         .map_err(|e| {
             let message = format!("{environment}: {}", e.message());
-            e.with_message(message)
+            let missing = e.message().contains("not found");
+            let e = e.with_message(message);
+            if missing {
+                e.with_hint(format!(
+                    "{environment} runs nothing to promote yet: deploy its `main` stack first"
+                ))
+            } else {
+                e
+            }
         })?;
     let primary_td = healthy_primary(environment, &svc)?;
     let (td, _) = describe_task_definition(client, &primary_td).await?;

@@ -473,6 +473,18 @@ fn promote_acts_on_the_to_environment_from_inputs_too() {
         "without promote-source-role, the source's deploy role"
     );
 
+    // A source without its own region is read in the file's top-level region, not the target's.
+    let f = Fixture::local(&TWO_ACCOUNTS.replace("    aws-region: eu-west-2\n", ""));
+    let run = f
+        .prepare(&["promote", "--from", "staging", "--to", "production"])
+        .expect("promote");
+    let (source, env) = run.settings.promotion_source().expect("allowed");
+    assert_eq!(run.settings.aws_region, "eu-west-1");
+    assert_eq!(
+        run.settings.source_settings(&source, &env).aws_region,
+        "eu-central-1"
+    );
+
     let with_source_role = TWO_ACCOUNTS.replace(
         "    previews: true\n",
         "    previews: true\n    promote-source-role: arn:aws:iam::111111111111:role/ecs-poc-staging-promote-source\n",
@@ -488,5 +500,65 @@ fn promote_acts_on_the_to_environment_from_inputs_too() {
             .role_to_assume
             .as_deref(),
         Some("arn:aws:iam::111111111111:role/ecs-poc-staging-promote-source")
+    );
+}
+
+#[test]
+fn a_promotion_s_report_names_the_digest_the_source_and_its_commit() {
+    let digest = format!("sha256:{}", "4".repeat(64));
+    let mut report = ecs_poc::report::Report::new(Command::Promote);
+    report.environment = Some("production".into());
+    report.stack = Some(StackName::main());
+    report.digest = Some(digest.clone());
+    report.source_environment = Some("staging".into());
+    report.source_commit = Some("c0ffee1".into());
+
+    let outputs: BTreeMap<&str, String> = report.outputs().into_iter().collect();
+    assert_eq!(outputs.get("digest"), Some(&digest));
+    assert_eq!(
+        outputs.get("source-environment").map(String::as_str),
+        Some("staging")
+    );
+    assert_eq!(
+        outputs.get("source-commit").map(String::as_str),
+        Some("c0ffee1")
+    );
+    assert_eq!(
+        outputs.get("environment").map(String::as_str),
+        Some("production")
+    );
+
+    let json: serde_json::Value = serde_json::from_str(&report.to_json()).expect("json");
+    assert_eq!(json["command"], "promote");
+    assert_eq!(json["digest"], digest.as_str());
+    assert_eq!(json["source_environment"], "staging");
+    assert_eq!(json["source_commit"], "c0ffee1");
+
+    let summary = ecs_poc::comment::render_summary(&report);
+    assert!(
+        summary.contains("runs the image promoted from `staging`"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains(&format!("`{digest}`, built from commit `c0ffee1`")),
+        "{summary}"
+    );
+
+    // Without environments and promote, none of these appear (the JSON stays as it was).
+    let plain = ecs_poc::report::Report::new(Command::Deploy);
+    let json: serde_json::Value = serde_json::from_str(&plain.to_json()).expect("json");
+    for key in [
+        "environment",
+        "digest",
+        "source_environment",
+        "source_commit",
+    ] {
+        assert!(json.get(key).is_none(), "{key} in {json}");
+    }
+    assert!(
+        plain
+            .outputs()
+            .iter()
+            .all(|(name, _)| !["environment", "digest"].contains(name))
     );
 }
