@@ -66,12 +66,8 @@ impl Run<'_> {
         };
         let started = async {
             let id = api.create_deployment(&new).await?;
-            api.create_deployment_status(
-                id,
-                DeploymentState::InProgress,
-                &self.status_update(None, None),
-            )
-            .await?;
+            api.start_deployment(id, &self.status_update(None, None))
+                .await?;
             Ok::<_, Error>(id)
         };
         match started.await {
@@ -115,10 +111,7 @@ impl Run<'_> {
                 self.status_update(Some(failure_description(report, e)), None),
             ),
         };
-        if let Err(e) = api
-            .create_deployment_status(tracked.id, state, &update)
-            .await
-        {
+        if let Err(e) = api.finish_deployment(tracked.id, state, &update).await {
             self.warn_deployment(
                 &format!("finish the GitHub deployment of {}", tracked.environment),
                 &e,
