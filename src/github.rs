@@ -9,7 +9,8 @@
 mod deployments;
 
 pub use deployments::{
-    DeploymentState, NewDeployment, PERMISSION_HINT, StatusUpdate, status_description,
+    DeploymentState, NewDeployment, PERMISSION_HINT, StatusUpdate, cancel_in_progress,
+    status_description,
 };
 
 use std::io::Write;
@@ -407,6 +408,7 @@ impl From<Comment> for IssueComment {
 /// The REST calls we make, through octocrab's typed API (which honours `GITHUB_API_URL` as its
 /// base URI). octocrab's own retries are off: it retries server errors at once, and would
 /// retry a comment creation too; idempotent calls here are retried with backoff instead.
+#[derive(Clone)]
 pub struct GitHubApi {
     client: octocrab::Octocrab,
     owner: String,

@@ -198,6 +198,37 @@ impl World {
             .expect("run ecs-poc")
     }
 
+    /// The same run as a child process, for a test that stops it.
+    fn spawn(&self, command: &str, stack: &str) -> std::process::Child {
+        std::process::Command::new(env!("CARGO_BIN_EXE_ecs-poc"))
+            .args([command, "--stack", stack])
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", std::env::var("HOME").unwrap_or_default())
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .env("ECS_POC_CONFIG", &self.config)
+            .env("GITHUB_TOKEN", TOKEN)
+            .env("GITHUB_API_URL", self.gh.url())
+            .env("GITHUB_REPOSITORY", REPOSITORY)
+            .env("GITHUB_SHA", SHA)
+            .env("GITHUB_RUN_ID", RUN_ID)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("run ecs-poc")
+    }
+
+    /// How many rollouts the fake ECS has started.
+    async fn rollouts(&self) -> usize {
+        let state: Value = reqwest::get(format!("{}/_fake/state", self.ecs_fake.url()))
+            .await
+            .expect("state")
+            .json()
+            .await
+            .expect("json");
+        state["rollouts"].as_object().map_or(0, |r| r.len())
+    }
+
     fn deploy_ok(&self, stack: &str) -> Output {
         let out = self.run("deploy", stack, &[]);
         assert!(
@@ -407,4 +438,39 @@ async fn teardown_marks_only_the_environments_live_deployments_inactive() {
         };
         assert_eq!(states(d), expected, "{d}");
     }
+}
+
+#[tokio::test]
+async fn a_deploy_stopped_by_a_signal_leaves_no_deployment_in_progress() {
+    let w = require!(world("stuck").await);
+    w.service("pr-5").await;
+    let mut child = w.spawn("deploy", "pr-5");
+    // Stop it while it waits for the rollout, the longest stage.
+    let started = std::time::Instant::now();
+    while w.rollouts().await == 0 {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("ecs-poc ended before the rollout: {status}");
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(120),
+            "the rollout never started"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(states(&w.deployments("pr-5").await[0]), ["in_progress"]);
+    let kill = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(kill.success());
+    let out = child.wait_with_output().expect("wait");
+    assert_eq!(
+        out.status.code(),
+        Some(143),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ds = w.deployments("pr-5").await;
+    assert_eq!(states(&ds[0]), ["in_progress", "error"], "{ds:?}");
+    assert_eq!(ds[0]["statuses"][1]["log_url"], run_url());
 }

@@ -6,6 +6,8 @@
 //! Through octocrab's typed deployments API. A deployment and its statuses are a record of the
 //! run, not part of it: the pipeline turns their errors into warnings.
 
+use std::sync::Mutex;
+
 use octocrab::models::repos::DeploymentStatusState;
 
 use super::{GitHubApi, is_transient};
@@ -38,6 +40,8 @@ pub enum DeploymentState {
     InProgress,
     Success,
     Failure,
+    /// The run ended before it could tell success from failure (it was cancelled).
+    Error,
     Inactive,
 }
 
@@ -47,6 +51,7 @@ impl DeploymentState {
             Self::InProgress => DeploymentStatusState::InProgress,
             Self::Success => DeploymentStatusState::Success,
             Self::Failure => DeploymentStatusState::Failure,
+            Self::Error => DeploymentStatusState::Error,
             Self::Inactive => DeploymentStatusState::Inactive,
         }
     }
@@ -75,6 +80,49 @@ pub fn status_description(text: &str) -> String {
     cut
 }
 
+/// The deployment this process has marked in progress and not yet finished: a run stopped by a
+/// signal exits without unwinding, so the signal handler finishes it from here.
+static IN_PROGRESS: Mutex<Option<(GitHubApi, u64, StatusUpdate)>> = Mutex::new(None);
+
+/// Remembers `deployment` as in progress until [`GitHubApi::finish_deployment`] or
+/// [`cancel_in_progress`].
+fn remember(api: &GitHubApi, deployment: u64, update: &StatusUpdate) {
+    if let Ok(mut slot) = IN_PROGRESS.lock() {
+        *slot = Some((api.clone(), deployment, update.clone()));
+    }
+}
+
+fn forget(deployment: u64) {
+    if let Ok(mut slot) = IN_PROGRESS.lock()
+        && slot.as_ref().is_some_and(|(_, id, _)| *id == deployment)
+    {
+        *slot = None;
+    }
+}
+
+/// For a process about to exit on a signal: the deployment in progress, if any, becomes `error`
+/// ("cancelled"), so GitHub does not show it in progress for ever. One attempt, no retries: the
+/// runner gives a cancelled step seconds, not minutes.
+pub async fn cancel_in_progress() {
+    let taken = IN_PROGRESS.lock().ok().and_then(|mut slot| slot.take());
+    let Some((api, deployment, update)) = taken else {
+        return;
+    };
+    let repo = api.client.repos(&api.owner, &api.repo);
+    let handler = repo.deployments();
+    let mut builder = handler
+        .statuses(deployment)
+        .create(DeploymentState::Error.octocrab())
+        .description("the run was cancelled before the deploy finished");
+    if let Some(url) = update.log_url {
+        builder = builder.log_url(url);
+    }
+    let result = builder.send().await;
+    if let Err(e) = result {
+        tracing::warn!("could not mark the cancelled deployment {deployment}: {e}");
+    }
+}
+
 impl GitHubApi {
     /// Creates a deployment of `ref` to the environment; its id. Not retried: a retry after a
     /// lost answer would create a second deployment.
@@ -94,6 +142,26 @@ impl GitHubApi {
             .await
             .map(|created| created.id.into_inner())
             .map_err(|e| deployments_error(&what, e))
+    }
+
+    /// Marks a deployment in progress, and remembers it for [`cancel_in_progress`].
+    pub async fn start_deployment(&self, deployment: u64, update: &StatusUpdate) -> Result<()> {
+        self.create_deployment_status(deployment, DeploymentState::InProgress, update)
+            .await?;
+        remember(self, deployment, update);
+        Ok(())
+    }
+
+    /// Gives a deployment its final status (`success`, `failure`).
+    pub async fn finish_deployment(
+        &self,
+        deployment: u64,
+        state: DeploymentState,
+        update: &StatusUpdate,
+    ) -> Result<()> {
+        forget(deployment);
+        self.create_deployment_status(deployment, state, update)
+            .await
     }
 
     /// Adds a status to a deployment. Retried like the idempotent calls: a status posted twice

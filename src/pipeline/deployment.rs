@@ -48,14 +48,12 @@ impl Run<'_> {
         self.workflow.warning(&message);
     }
 
-    /// Creates the deployment of `stack` at `commit` and marks it in progress; `None` without a
-    /// GitHub client or when GitHub refused (after a warning).
-    pub(super) async fn start_deployment(
-        &self,
-        stack: &StackName,
-        commit: &str,
-    ) -> Option<Tracked> {
-        let api = self.github.as_ref()?;
+    /// Creates the deployment of `stack` at `commit` and marks it in progress, for the finish
+    /// path to end. Nothing without a GitHub client; a warning when GitHub refuses.
+    pub(super) async fn start_deployment(&self, stack: &StackName, commit: &str) {
+        let Some(api) = self.github.as_ref() else {
+            return;
+        };
         let environment = self.deployment_environment(stack);
         let new = NewDeployment {
             environment: environment.clone(),
@@ -66,36 +64,28 @@ impl Run<'_> {
         };
         let started = async {
             let id = api.create_deployment(&new).await?;
-            api.create_deployment_status(
-                id,
-                DeploymentState::InProgress,
-                &self.status_update(None, None),
-            )
-            .await?;
+            api.start_deployment(id, &self.status_update(None, None))
+                .await?;
             Ok::<_, Error>(id)
         };
         match started.await {
             Ok(id) => {
                 tracing::info!(deployment = id, %environment, "GitHub deployment in progress");
-                Some(Tracked { id, environment })
+                if let Ok(mut slot) = self.deployment.lock() {
+                    *slot = Some(Tracked { id, environment });
+                }
             }
-            Err(e) => {
-                self.warn_deployment(
-                    &format!("create the GitHub deployment of {environment}"),
-                    &e,
-                );
-                None
-            }
+            Err(e) => self.warn_deployment(
+                &format!("create the GitHub deployment of {environment}"),
+                &e,
+            ),
         }
     }
 
-    /// `success` with the endpoint, or `failure` with the error.
-    pub(super) async fn finish_deployment(
-        &self,
-        tracked: Option<Tracked>,
-        report: &Report,
-        error: Option<&Error>,
-    ) {
+    /// The deployment this run started, if any: `success` with the endpoint, or `failure` with
+    /// the error.
+    pub(super) async fn finish_deployment(&self, report: &Report, error: Option<&Error>) {
+        let tracked = self.deployment.lock().ok().and_then(|mut slot| slot.take());
         let (Some(api), Some(tracked)) = (self.github.as_ref(), tracked) else {
             return;
         };
@@ -115,10 +105,7 @@ impl Run<'_> {
                 self.status_update(Some(failure_description(report, e)), None),
             ),
         };
-        if let Err(e) = api
-            .create_deployment_status(tracked.id, state, &update)
-            .await
-        {
+        if let Err(e) = api.finish_deployment(tracked.id, state, &update).await {
             self.warn_deployment(
                 &format!("finish the GitHub deployment of {}", tracked.environment),
                 &e,

@@ -41,6 +41,8 @@ pub struct Run<'a> {
     pub command: Command,
     /// The GitHub API client, when there is a token and a repository to talk to.
     github: Option<GitHubApi>,
+    /// The GitHub deployment this run started and the finish path ends.
+    deployment: std::sync::Mutex<Option<deployment::Tracked>>,
 }
 
 /// The AWS clients of one run, all built from the one SDK configuration the credentials stage
@@ -109,11 +111,6 @@ impl Run<'_> {
     /// Runs the command; always returns a report, with the error when one happened.
     pub async fn execute(&self) -> (Report, Option<Error>) {
         let mut report = self.new_report(self.command);
-        // The deployment exists before anything is applied, so GitHub shows it in progress.
-        let deployment = match (self.command, self.stack()) {
-            (Command::Deploy, Ok(stack)) => self.start_deployment(&stack, &self.commit()).await,
-            _ => None,
-        };
         let result = match self.command {
             Command::Deploy => self.deploy(&mut report, false).await,
             Command::Plan => self.deploy(&mut report, true).await,
@@ -124,8 +121,7 @@ impl Run<'_> {
         if let Err(e) = &result {
             report.fail(e, None);
         }
-        self.finish_deployment(deployment, &report, result.as_ref().err())
-            .await;
+        self.finish_deployment(&report, result.as_ref().err()).await;
         self.finish(&mut report, result.err()).await
     }
 
