@@ -48,8 +48,9 @@ impl Run<'_> {
             release.digest
         ));
 
-        // GitHub deployment of this environment: start (in_progress) here, and finish with
-        // success/failure where this function returns; see `deploy` for the same calls.
+        // The environment's GitHub deployment, at the commit staging built, in progress before
+        // anything here is touched; the finish path ends it, as for a deploy.
+        self.start_deployment(&stack, &commit).await;
 
         let session = self.credentials(report).await?;
         let clients = Clients::new(&session);
