@@ -377,14 +377,32 @@ async fn the_copy_keeps_the_digest_and_the_bytes_and_a_second_copy_uploads_nothi
         .expect("copied");
     assert_eq!(copied.digest, digest);
     assert!(
-        copied.blobs_mounted + copied.blobs_uploaded > 0 && copied.blobs_present == 0,
-        "a new repository gets every blob: {copied:?}"
+        copied.blobs_mounted > 0 && copied.blobs_uploaded == 0 && copied.blobs_present == 0,
+        "one registry mounts every blob into the new repository: {copied:?}"
     );
     for tag in ["built", "stack-main.built", digest.as_str()] {
         let (bytes, stored) = manifest(&http, &production, tag).await;
         assert_eq!(stored, digest, "{production}:{tag}");
         assert_eq!(bytes, source_bytes, "the very manifest bytes under {tag}");
     }
+
+    // Across registries (another account or region) nothing can be mounted: every blob is
+    // downloaded, checked and uploaded. The same registry under the absolute form of its name
+    // (trailing dot) is another host as far as the copy can tell.
+    let elsewhere = format!("copy-elsewhere-{id}");
+    let across = Repository {
+        login: login(&format!("{host}.")),
+        name: elsewhere.clone(),
+    };
+    let uploaded = copy::copy_by_digest(&http, &from, &across, &digest, &tags)
+        .await
+        .expect("copied across registries");
+    assert!(
+        uploaded.blobs_uploaded > 0 && uploaded.blobs_mounted == 0,
+        "{uploaded:?}"
+    );
+    let (bytes, stored) = manifest(&http, &elsewhere, "built").await;
+    assert_eq!((bytes, stored), (source_bytes.clone(), digest.clone()));
 
     let again = copy::copy_by_digest(&http, &from, &to, &digest, &tags)
         .await
