@@ -672,6 +672,16 @@ impl Settings {
                 }
             },
         };
+        if command == Some(Command::Promote)
+            && wanted.promote_to.is_none()
+            && wanted.explicit.is_none()
+            && !file.environments.is_empty()
+        {
+            return Err(Error::config(
+                "promote needs --to (the environment that receives the image)",
+            )
+            .with_hint("e.g. `ecs-poc promote --from staging --to production` (inputs from/to)"));
+        }
         let (environment, selected) = select_environment(file, &wanted)?;
         let env_cfg = selected.cloned().unwrap_or_default();
         let named_environment = selected.is_some();

@@ -438,6 +438,8 @@ async fn promote_is_refused_unless_the_target_names_the_source_as_its_promote_fr
         err.to_string().contains("production, staging"),
         "an unknown --to lists the known ones: {err}"
     );
+    let err = f.error(&["promote", "--from", "staging"]);
+    assert!(err.to_string().contains("promote needs --to"), "{err}");
     let err = f.error(&[
         "promote",
         "--from",
