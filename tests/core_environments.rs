@@ -564,3 +564,48 @@ fn a_promotion_s_report_names_the_digest_the_source_and_its_commit() {
             .all(|(name, _)| !["environment", "digest"].contains(name))
     );
 }
+
+#[test]
+fn destroy_and_sweep_act_on_the_selected_environment_s_bucket_region_and_role() {
+    let f = Fixture::local(TWO_ACCOUNTS);
+    // A pull request's teardown by hand goes where its preview was deployed.
+    let s = f
+        .prepare(&["destroy", "--pull-request", "3"])
+        .expect("destroy")
+        .settings;
+    assert_eq!(
+        (
+            s.environment.as_str(),
+            s.state_bucket.as_deref(),
+            s.aws_region.as_str()
+        ),
+        ("staging", Some("ecs-poc-staging-state"), "eu-west-2")
+    );
+    assert_eq!(
+        s.preview_role_to_assume.as_deref(),
+        Some("arn:aws:iam::111111111111:role/ecs-poc-staging-deploy-preview")
+    );
+    let s = f.prepare(&["sweep"]).expect("sweep").settings;
+    assert_eq!(s.state_bucket.as_deref(), Some("ecs-poc-staging-state"));
+    let s = f
+        .prepare(&["sweep", "--environment", "production"])
+        .expect("sweep production")
+        .settings;
+    assert_eq!(
+        (s.state_bucket.as_deref(), s.aws_region.as_str()),
+        (Some("ecs-poc-production-state"), "eu-west-1")
+    );
+    assert_eq!(
+        s.role_to_assume.as_deref(),
+        Some("arn:aws:iam::222222222222:role/ecs-poc-production-deploy-shared")
+    );
+    let run = f
+        .prepare(&["destroy", "--stack", "pr-4", "--environment", "production"])
+        .expect("destroy in production");
+    let stack = run.preview_stack(
+        "ecs-poc-production-state",
+        &StackName::parse("pr-4").expect("pr-4"),
+    );
+    assert_eq!(stack.backend_region, "eu-west-1");
+    assert_eq!(stack.backend_key, "preview/pr-4.tfstate");
+}
