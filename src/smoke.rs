@@ -76,11 +76,14 @@ pub async fn check(
     ))
 }
 
+/// The part of the app's `/healthz` answer the smoke check reads.
+#[derive(serde::Deserialize)]
+struct Health {
+    version: Option<String>,
+}
+
 fn reported_version(body: &str) -> Option<String> {
-    let v: serde_json::Value = serde_json::from_str(body).ok()?;
-    v.get("version")
-        .and_then(|v| v.as_str())
-        .map(str::to_string)
+    serde_json::from_str::<Health>(body).ok()?.version
 }
 
 fn snippet(body: &str) -> String {
