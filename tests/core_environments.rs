@@ -322,6 +322,25 @@ fn the_environment_names_the_stacks_and_the_repositories() {
 }
 
 #[test]
+fn a_name_too_long_for_the_stacks_is_refused_before_terraform_would() {
+    let config = "environments:\n  integration-tests:\n    aws-region: eu-west-2\n";
+    let err = Fixture::push(config).error(&[]);
+    assert_eq!(err.exit_code(), 2);
+    assert!(
+        err.to_string()
+            .contains("`ecs-poc-integration-tests`, 25 characters; at most 21"),
+        "{err}"
+    );
+    for bad in ["staging-", "pre--prod"] {
+        let err = Fixture::push(&format!("environments:\n  {bad}: {{}}\n")).error(&[]);
+        assert!(
+            err.to_string().contains("is not a valid environment name"),
+            "{bad}: {err}"
+        );
+    }
+}
+
+#[test]
 fn file_errors_point_at_the_line_and_column() {
     let cases = [
         (
