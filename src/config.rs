@@ -190,7 +190,7 @@ pub struct FileConfig {
     /// Named environments (e.g. staging, production), each with its own account, region, roles
     /// and state bucket. Without it there is one environment, `main`, made of the keys above.
     #[serde(default)]
-    #[schemars(extend("propertyNames" = { "pattern": "^[a-z][a-z0-9-]{0,19}$" }))]
+    #[schemars(extend("propertyNames" = { "pattern": "^[a-z]([a-z0-9]|-[a-z0-9])*$", "maxLength": 20 }))]
     pub environments: BTreeMap<String, EnvironmentConfig>,
 }
 
@@ -308,7 +308,7 @@ impl FileConfig {
                     at(&["environments", name])
                 ))
                 .with_hint(
-                    "use 1-20 lower-case letters, digits or hyphens, starting with a letter (e.g. staging)",
+                    "use 1-20 lower-case letters, digits or single inner hyphens, starting with a letter (e.g. staging)",
                 ));
             }
             if let Some(from) = &env.promote_from {
@@ -369,12 +369,15 @@ impl FileConfig {
     }
 }
 
-/// `^[a-z][a-z0-9-]{0,19}$`: an environment name fits in resource and role names.
+/// `^[a-z][a-z0-9-]{0,19}$` without a trailing or doubled hyphen (as the stacks' `environment`
+/// variable requires): an environment name fits in resource and role names.
 pub fn is_environment_name(name: &str) -> bool {
     let mut chars = name.chars();
     chars.next().is_some_and(|c| c.is_ascii_lowercase())
         && name.len() <= 20
         && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !name.ends_with('-')
+        && !name.contains("--")
 }
 
 /// The 1-based line and column of a nested key in block-style YAML (`environments` ->
@@ -672,6 +675,16 @@ impl Settings {
                 }
             },
         };
+        if command == Some(Command::Promote)
+            && wanted.promote_to.is_none()
+            && wanted.explicit.is_none()
+            && !file.environments.is_empty()
+        {
+            return Err(Error::config(
+                "promote needs --to (the environment that receives the image)",
+            )
+            .with_hint("e.g. `ecs-poc promote --from staging --to production` (inputs from/to)"));
+        }
         let (environment, selected) = select_environment(file, &wanted)?;
         let env_cfg = selected.cloned().unwrap_or_default();
         let named_environment = selected.is_some();
@@ -866,6 +879,21 @@ impl Settings {
                 self.image_platform
             ))
             .with_hint("use the cluster instances' platform: linux/amd64 (x86_64) or linux/arm64 (Graviton)"));
+        }
+        if self.named_environment {
+            let name = self
+                .shared_vars
+                .get("name")
+                .map_or("ecs-poc", String::as_str);
+            let base = format!("{name}-{}", self.environment);
+            if base.len() > 21 {
+                return Err(Error::config(format!(
+                    "environment `{}` makes the stacks' names `{base}`, {} characters; at most 21 fit",
+                    self.environment,
+                    base.len()
+                ))
+                .with_hint("load balancer and target group names start with <name>-<environment> and AWS allows 32 characters: shorten the environment's name"));
+            }
         }
         if self.pull_request == Some(0) {
             return Err(Error::config("pull-request must be a positive number"));

@@ -193,8 +193,25 @@ pub async fn running_release(
             }
         })?;
     let primary_td = healthy_primary(environment, &svc)?;
-    let (td, _) = describe_task_definition(client, &primary_td).await?;
-    release_of(environment, &td)
+    // Without its tags: a read-only role needs no ecs:ListTagsForResource for this.
+    let out = client
+        .describe_task_definition()
+        .task_definition(&primary_td)
+        .send()
+        .await
+        .map_err(|e| {
+            Error::rollout(format!(
+                "{environment}: DescribeTaskDefinition {primary_td}: {}",
+                crate::error::aws_message(&e)
+            ))
+            .with_source(e)
+        })?;
+    let td = out.task_definition().ok_or_else(|| {
+        Error::rollout(format!(
+            "{environment}: DescribeTaskDefinition {primary_td} returned no task definition"
+        ))
+    })?;
+    release_of(environment, td)
 }
 
 /// The PRIMARY deployment's task definition, when the service's last deployment is settled

@@ -322,6 +322,25 @@ fn the_environment_names_the_stacks_and_the_repositories() {
 }
 
 #[test]
+fn a_name_too_long_for_the_stacks_is_refused_before_terraform_would() {
+    let config = "environments:\n  integration-tests:\n    aws-region: eu-west-2\n";
+    let err = Fixture::push(config).error(&[]);
+    assert_eq!(err.exit_code(), 2);
+    assert!(
+        err.to_string()
+            .contains("`ecs-poc-integration-tests`, 25 characters; at most 21"),
+        "{err}"
+    );
+    for bad in ["staging-", "pre--prod"] {
+        let err = Fixture::push(&format!("environments:\n  {bad}: {{}}\n")).error(&[]);
+        assert!(
+            err.to_string().contains("is not a valid environment name"),
+            "{bad}: {err}"
+        );
+    }
+}
+
+#[test]
 fn file_errors_point_at_the_line_and_column() {
     let cases = [
         (
@@ -438,6 +457,8 @@ async fn promote_is_refused_unless_the_target_names_the_source_as_its_promote_fr
         err.to_string().contains("production, staging"),
         "an unknown --to lists the known ones: {err}"
     );
+    let err = f.error(&["promote", "--from", "staging"]);
+    assert!(err.to_string().contains("promote needs --to"), "{err}");
     let err = f.error(&[
         "promote",
         "--from",
@@ -561,4 +582,49 @@ fn a_promotion_s_report_names_the_digest_the_source_and_its_commit() {
             .iter()
             .all(|(name, _)| !["environment", "digest"].contains(name))
     );
+}
+
+#[test]
+fn destroy_and_sweep_act_on_the_selected_environment_s_bucket_region_and_role() {
+    let f = Fixture::local(TWO_ACCOUNTS);
+    // A pull request's teardown by hand goes where its preview was deployed.
+    let s = f
+        .prepare(&["destroy", "--pull-request", "3"])
+        .expect("destroy")
+        .settings;
+    assert_eq!(
+        (
+            s.environment.as_str(),
+            s.state_bucket.as_deref(),
+            s.aws_region.as_str()
+        ),
+        ("staging", Some("ecs-poc-staging-state"), "eu-west-2")
+    );
+    assert_eq!(
+        s.preview_role_to_assume.as_deref(),
+        Some("arn:aws:iam::111111111111:role/ecs-poc-staging-deploy-preview")
+    );
+    let s = f.prepare(&["sweep"]).expect("sweep").settings;
+    assert_eq!(s.state_bucket.as_deref(), Some("ecs-poc-staging-state"));
+    let s = f
+        .prepare(&["sweep", "--environment", "production"])
+        .expect("sweep production")
+        .settings;
+    assert_eq!(
+        (s.state_bucket.as_deref(), s.aws_region.as_str()),
+        (Some("ecs-poc-production-state"), "eu-west-1")
+    );
+    assert_eq!(
+        s.role_to_assume.as_deref(),
+        Some("arn:aws:iam::222222222222:role/ecs-poc-production-deploy-shared")
+    );
+    let run = f
+        .prepare(&["destroy", "--stack", "pr-4", "--environment", "production"])
+        .expect("destroy in production");
+    let stack = run.preview_stack(
+        "ecs-poc-production-state",
+        &StackName::parse("pr-4").expect("pr-4"),
+    );
+    assert_eq!(stack.backend_region, "eu-west-1");
+    assert_eq!(stack.backend_key, "preview/pr-4.tfstate");
 }

@@ -265,6 +265,44 @@ fn run(docker: &Path, config: &Path, args: &[&str], stdin: Option<&str>) -> Stri
     text
 }
 
+/// Builds a one-file image on `scratch` and pushes it to `<host>/<repository>:built` as a
+/// deploy's docker does; returns the digest docker printed.
+fn push_image(docker: &Path, host: &str, repository: &str) -> String {
+    let work = tempfile::tempdir().expect("tempdir");
+    let ctx = work.path().join("ctx");
+    std::fs::create_dir(&ctx).expect("ctx");
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        "FROM scratch\nCOPY hello.txt /hello.txt\n",
+    )
+    .expect("Dockerfile");
+    std::fs::write(ctx.join("hello.txt"), unique()).expect("content");
+    let config = work.path().join("docker-config");
+    std::fs::create_dir(&config).expect("docker config");
+    let pushed_ref = format!("{host}/{repository}:built");
+    run(
+        docker,
+        &config,
+        &["login", "--username", "AWS", "--password-stdin", host],
+        Some(&format!("{}-auth-token", support::MOTO_ACCOUNT)),
+    );
+    run(
+        docker,
+        &config,
+        &[
+            "build",
+            "--platform",
+            "linux/amd64",
+            "-t",
+            &pushed_ref,
+            ctx.to_str().expect("utf-8"),
+        ],
+        None,
+    );
+    let pushed = run(docker, &config, &["push", &pushed_ref], None);
+    ecs_poc::image::digest_from_push(&pushed).expect("push printed a digest")
+}
+
 fn http_client() -> reqwest::Client {
     let ca = std::fs::read(
         Path::new("/etc/docker/certs.d")
@@ -320,44 +358,12 @@ async fn manifest(http: &reqwest::Client, repository: &str, reference: &str) -> 
 async fn the_copy_keeps_the_digest_and_the_bytes_and_a_second_copy_uploads_nothing() {
     let docker = require!(support::docker_engine());
     let host = require!(support::ecr_registry());
-    let work = tempfile::tempdir().expect("tempdir");
-    let ctx = work.path().join("ctx");
-    std::fs::create_dir(&ctx).expect("ctx");
-    std::fs::write(
-        ctx.join("Dockerfile"),
-        "FROM scratch\nCOPY hello.txt /hello.txt\n",
-    )
-    .expect("Dockerfile");
-    std::fs::write(ctx.join("hello.txt"), unique()).expect("content");
-    let config = work.path().join("docker-config");
-    std::fs::create_dir(&config).expect("docker config");
     let id = unique();
     let (staging, production) = (
         format!("copy-staging-{id}"),
         format!("copy-production-{id}"),
     );
-    let pushed_ref = format!("{host}/{staging}:built");
-    run(
-        &docker,
-        &config,
-        &["login", "--username", "AWS", "--password-stdin", &host],
-        Some(&format!("{}-auth-token", support::MOTO_ACCOUNT)),
-    );
-    run(
-        &docker,
-        &config,
-        &[
-            "build",
-            "--platform",
-            "linux/amd64",
-            "-t",
-            &pushed_ref,
-            ctx.to_str().expect("utf-8"),
-        ],
-        None,
-    );
-    let pushed = run(&docker, &config, &["push", &pushed_ref], None);
-    let digest = ecs_poc::image::digest_from_push(&pushed).expect("push printed a digest");
+    let digest = push_image(&docker, &host, &staging);
 
     let http = http_client();
     let (source_bytes, source_digest) = manifest(&http, &staging, "built").await;
@@ -377,8 +383,8 @@ async fn the_copy_keeps_the_digest_and_the_bytes_and_a_second_copy_uploads_nothi
         .expect("copied");
     assert_eq!(copied.digest, digest);
     assert!(
-        copied.blobs_mounted + copied.blobs_uploaded > 0 && copied.blobs_present == 0,
-        "a new repository gets every blob: {copied:?}"
+        copied.blobs_mounted > 0 && copied.blobs_uploaded == 0 && copied.blobs_present == 0,
+        "one registry mounts every blob into the new repository: {copied:?}"
     );
     for tag in ["built", "stack-main.built", digest.as_str()] {
         let (bytes, stored) = manifest(&http, &production, tag).await;
@@ -396,11 +402,67 @@ async fn the_copy_keeps_the_digest_and_the_bytes_and_a_second_copy_uploads_nothi
     );
     assert!(again.blobs_present > 0, "{again:?}");
 
-    // A blob the registry does not hold under the given digest is an error, not a silent copy.
+    // A digest the source does not hold is an error that names the source.
     let missing = format!("sha256:{}", "0".repeat(64));
     let err = copy::copy_by_digest(&http, &from, &to, &missing, &tags)
         .await
         .expect_err("no such manifest");
     assert_eq!(err.exit_code(), 5);
     assert!(err.to_string().contains(&staging), "{err}");
+}
+
+/// The registry answering as another account's ECR (`.ci/setup-registry.sh` serves every
+/// account's host of the environments story from the one registry).
+const OTHER_ACCOUNT_HOST: &str = "222222222222.dkr.ecr.eu-west-1.amazonaws.com";
+
+fn other_registry() -> Result<String, String> {
+    let ca = Path::new("/etc/docker/certs.d")
+        .join(OTHER_ACCOUNT_HOST)
+        .join("ca.crt");
+    let resolves = std::net::ToSocketAddrs::to_socket_addrs(&(OTHER_ACCOUNT_HOST, 443))
+        .is_ok_and(|mut a| a.next().is_some());
+    if ca.exists() && resolves {
+        Ok(OTHER_ACCOUNT_HOST.to_string())
+    } else {
+        Err(format!(
+            "the registry does not answer as {OTHER_ACCOUNT_HOST}; run `make registry-up`"
+        ))
+    }
+}
+
+#[tokio::test]
+async fn across_registries_every_blob_is_downloaded_checked_and_uploaded() {
+    let docker = require!(support::docker_engine());
+    let host = require!(support::ecr_registry());
+    let other = require!(other_registry());
+    let id = unique();
+    let (staging, production) = (
+        format!("across-staging-{id}"),
+        format!("across-production-{id}"),
+    );
+    let digest = push_image(&docker, &host, &staging);
+    let http = http_client();
+    let (source_bytes, _) = manifest(&http, &staging, "built").await;
+
+    // Another host is another registry to the copy, even if it is the same one underneath here:
+    // nothing is mounted.
+    let from = Repository {
+        login: login(&host),
+        name: staging,
+    };
+    let to = Repository {
+        login: login(&other),
+        name: production.clone(),
+    };
+    let copied = copy::copy_by_digest(&http, &from, &to, &digest, &["built".to_string()])
+        .await
+        .expect("copied across registries");
+    assert_eq!(copied.digest, digest);
+    assert!(
+        copied.blobs_uploaded > 0 && copied.blobs_mounted == 0 && copied.blobs_present == 0,
+        "{copied:?}"
+    );
+    let (bytes, stored) = manifest(&http, &production, "built").await;
+    assert_eq!(stored, digest);
+    assert_eq!(bytes, source_bytes, "the very manifest bytes");
 }

@@ -1,7 +1,7 @@
-//! The commands, stage by stage: deploy, plan, destroy, sweep.
+//! The commands, stage by stage: deploy, plan, destroy, sweep, promote.
 //!
 //! [`prepare`] resolves the settings, the event, the command and the stack ([`resolve`]); a
-//! [`Run`] then executes its command ([`deploy`], [`destroy`], [`sweep`]) against the stages,
+//! [`Run`] then executes its command ([`deploy`], [`destroy`], [`sweep`], [`promote`]) against the stages,
 //! and finally says what happened in the pull request comment, the step summary and the step
 //! outputs. Each stage is timed, wrapped in a `::group::`, and recorded in the [`Report`]; a
 //! failing stage ends the run with its error category's exit code after the comment and the

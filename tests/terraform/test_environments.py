@@ -37,6 +37,7 @@ import botocore.exceptions
 import pytest
 
 from tests.harness.emulated_aws import EmulatedAws
+from tests.harness.iam_gate.actions import is_read_only
 from tests.harness.iam_gate.sessions import denials, role_session
 from tests.terraform.stacks import TERRAFORM_SRC, Runner, backend, copy_tree, terraform_binary
 
@@ -330,6 +331,27 @@ def test_promote_source_reads_stagings_main_service_and_pulls_its_image(world: W
     ecr.batch_check_layer_availability(repositoryName=repository, layerDigests=["sha256:" + "0" * 64])
     state = promote_source.client("s3").get_object(Bucket=str(world.staging["state_bucket"]), Key="preview/main.tfstate")
     assert json.loads(state["Body"].read())["outputs"]["service_name"]["value"] == service
+
+
+def test_promote_source_policy_names_no_wildcard_action_and_wildcard_resources_only_where_aws_has_none(
+        world: World) -> None:
+    iam = world.aws.client("iam")
+    role = f"{STAGING}-promote-source"
+    assert iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"] == []
+    assert iam.get_role(RoleName=role)["Role"].get("PermissionsBoundary") is None
+    statements = []
+    for name in iam.list_role_policies(RoleName=role)["PolicyNames"]:
+        document = iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
+        statements += document["Statement"] if isinstance(document["Statement"], list) else [document["Statement"]]
+    actions = {a for s in statements for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
+    assert not [a for a in actions if "*" in a], actions
+    assert all(s["Effect"] == "Allow" for s in statements)
+    # Read-only: every action is of AWS's Read or List access level (AWS's table, as the gate reads it).
+    assert {"ecs:DescribeServices", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"} <= actions
+    assert [a for a in actions if not is_read_only(a)] == []
+    wildcard = {a for s in statements if s["Resource"] in ("*", ["*"])
+                for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
+    assert wildcard == {"ecs:DescribeTaskDefinition", "ecr:GetAuthorizationToken"}
 
 
 def assert_refused(world: World, action: str, attempt: Callable[[], Any]) -> None:
