@@ -5,8 +5,9 @@ says, in two regions of the emulated AWS, with IAM enforced by the harness's gat
   stack and `main`, with the zones taken from the region: eu-west-2a and eu-west-2b, as before the
   zones were derived, so an existing London environment plans without a change.
 - production (Ireland, eu-west-1): bootstrap with `github_environment = "production"` and
-  `previews = false`; its shared stack applied by its own deploy role, assumed with the token of a
-  job in the GitHub environment `production`, lands in eu-west-1a and eu-west-1b.
+  `previews = false`; its shared stack (`previews = false`: no preview cluster, load balancer,
+  repository or log group) and `main` applied by its own deploy role, assumed with the token of a
+  job in the GitHub environment `production`; the network lands in eu-west-1a and eu-west-1b.
 - a region with one availability zone (the harness narrows eu-central-2 to one) is refused at plan
   time, with the region's name, before anything is created.
 
@@ -73,6 +74,9 @@ class World:
     staging_shared: dict[str, Any]
     staging_main: dict[str, Any]
     production_shared: dict[str, Any]
+    production_main: dict[str, Any]
+    # production's deploy role, as its GitHub environment's job assumes it.
+    production_deployer: Runner
     # What the gate refused deploy-role sessions while the environments were deployed.
     deploy_refusals: list[dict[str, Any]]
 
@@ -96,10 +100,22 @@ def deploy_staging(admin: Runner, staging: dict[str, Any]) -> tuple[dict[str, An
     return shared, admin.outputs("staging-main-output", "stacks/preview-main")
 
 
-def bootstrap_and_deploy_production(aws: EmulatedAws, root: Path, logs: Path,
-                                    oidc_provider_arn: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """production's bootstrap (administrator), then its shared stack in Ireland by its own deploy
-    role, assumed as a job in the GitHub environment `production` would assume it."""
+PRODUCTION_SHARED_VARS = {"repository": REPOSITORY, "environment": "production", "region": PRODUCTION_REGION,
+                          "ecr_force_delete": "true", "previews": "false"}
+
+
+@dataclass
+class Production:
+    bootstrap: dict[str, Any]
+    shared: dict[str, Any]
+    main: dict[str, Any]
+    deployer: Runner
+
+
+def bootstrap_and_deploy_production(aws: EmulatedAws, root: Path, logs: Path, oidc_provider_arn: str) -> Production:
+    """production's bootstrap (administrator), then its shared stack (without previews) and `main`
+    in Ireland by its own deploy role, assumed as a job in the GitHub environment `production`
+    would assume it."""
     admin = Runner(aws, root, logs)
     # Its own bucket and roles; the account's OIDC provider exists already (here both
     # environments share one account).
@@ -113,9 +129,16 @@ def bootstrap_and_deploy_production(aws: EmulatedAws, root: Path, logs: Path,
     deployer = Runner(aws, root, logs, extra_env=session_env(session, PRODUCTION_REGION))
     deployer.init("production-shared-init", "stacks/shared-production",
                   backend(str(production["state_bucket"]), "shared/terraform.tfstate", PRODUCTION_REGION))
-    deployer.apply("production-shared-apply", "stacks/shared-production", {
-        "repository": REPOSITORY, "environment": "production", "region": PRODUCTION_REGION, "ecr_force_delete": "true"})
-    return production, deployer.outputs("production-shared-output", "stacks/shared-production")
+    deployer.apply("production-shared-apply", "stacks/shared-production", PRODUCTION_SHARED_VARS)
+    shared = deployer.outputs("production-shared-output", "stacks/shared-production")
+    bucket = str(production["state_bucket"])
+    deployer.init("production-main-init", "stacks/preview-production-main",
+                  backend(bucket, "preview/main.tfstate", PRODUCTION_REGION))
+    deployer.apply("production-main-apply", "stacks/preview-production-main", {
+        "state_bucket": bucket, "stack_name": "main", "repository": REPOSITORY, "region": PRODUCTION_REGION,
+        "environment": "production"})
+    main = deployer.outputs("production-main-output", "stacks/preview-production-main")
+    return Production(production, shared, main, deployer)
 
 
 @pytest.fixture(scope="module")
@@ -126,7 +149,8 @@ def world(tmp_path_factory: pytest.TempPathFactory, provider_available: str) -> 
     shutil.copytree(root / "bootstrap", root / "bootstrap-production")
     for copy in ("shared-production", "shared-one-zone", "shared-az-count"):
         shutil.copytree(root / "stacks" / "shared", root / "stacks" / copy)
-    shutil.copytree(root / "stacks" / "preview", root / "stacks" / "preview-main")
+    for copy in ("preview-main", "preview-production-main", "preview-production-pr"):
+        shutil.copytree(root / "stacks" / "preview", root / "stacks" / copy)
     logs = tmp / "logs"
     logs.mkdir()
     started = time.monotonic()
@@ -147,9 +171,10 @@ def world(tmp_path_factory: pytest.TempPathFactory, provider_available: str) -> 
                 production_run = pool.submit(bootstrap_and_deploy_production, aws, root, logs,
                                              str(staging["oidc_provider_arn"]))
                 staging_shared, staging_main = deploy_staging(admin, staging)
-                production, production_shared = production_run.result()
+                production = production_run.result()
             refusals = [d for d in denials(aws) if d.get("principal") != "administrator"]
-            yield World(aws, admin, staging, production, staging_shared, staging_main, production_shared, refusals)
+            yield World(aws, admin, staging, production.bootstrap, staging_shared, staging_main, production.shared,
+                        production.main, production.deployer, refusals)
         finally:
             refused = [d for d in denials(aws) if d.get("principal") != "administrator"]
             if refused:
@@ -195,6 +220,71 @@ def test_another_region_takes_its_own_zones_through_its_deploy_role(world: World
     assert str(shared["ecr_repository_url"]).endswith(f".dkr.ecr.{PRODUCTION_REGION}.amazonaws.com/{PRODUCTION}")
     # Every call of production's role (DescribeAvailabilityZones included) was within its policies.
     assert world.deploy_refusals == []
+
+
+# An environment without previews --------------------------------------------------------------------
+
+
+def preview_infrastructure(aws: EmulatedAws, region: str, base: str) -> dict[str, list[str]]:
+    """What of an environment's preview infrastructure exists in the emulated account."""
+    clusters = aws.client("ecs", region_name=region).describe_clusters(clusters=[f"{base}-previews"])["clusters"]
+    balancers = aws.client("elbv2", region_name=region).describe_load_balancers()["LoadBalancers"]
+    repositories = aws.client("ecr", region_name=region).describe_repositories()["repositories"]
+    environment = base.removeprefix(f"{NAME}-")
+    groups = aws.client("logs", region_name=region).describe_log_groups(
+        logGroupNamePrefix=f"/{NAME}/{environment}/")["logGroups"]
+    return {
+        "cluster": [c["clusterName"] for c in clusters if c["status"] == "ACTIVE"],
+        "load balancer": [b["LoadBalancerName"] for b in balancers if b["LoadBalancerName"] == f"{base}-pv"],
+        "repository": [r["repositoryName"] for r in repositories if r["repositoryName"] == f"{base}-previews"],
+        "log group": [g["logGroupName"] for g in groups if g["logGroupName"].endswith("/previews")],
+    }
+
+
+def test_an_environment_without_previews_has_no_preview_infrastructure(world: World) -> None:
+    assert preview_infrastructure(world.aws, PRODUCTION_REGION, PRODUCTION) == {
+        "cluster": [], "load balancer": [], "repository": [], "log group": []}
+    # The same lookup finds staging's, which has previews.
+    assert preview_infrastructure(world.aws, STAGING_REGION, STAGING) == {
+        "cluster": [f"{STAGING}-previews"], "load balancer": [f"{STAGING}-pv"], "repository": [f"{STAGING}-previews"],
+        "log group": [f"/{NAME}/staging/previews"]}
+    shared = world.production_shared
+    assert shared["previews"] is False and world.staging_shared["previews"] is True
+    # terraform output -json leaves null outputs out.
+    assert sorted(k for k in shared if k.startswith("preview_")) == ["preview_domain"]
+    # Its own cluster, load balancer, repository and log group are there, and production's deploy
+    # role applied them and `main` on them, within its policies.
+    elb = world.aws.client("elbv2", region_name=PRODUCTION_REGION)
+    assert [b["LoadBalancerName"] for b in elb.describe_load_balancers()["LoadBalancers"]] == [PRODUCTION]
+    assert world.production_main["cluster_name"] == PRODUCTION
+    assert world.production_main["endpoint_url"] == f"http://{shared['alb_dns_name']}/"
+    service = world.aws.client("ecs", region_name=PRODUCTION_REGION).describe_services(
+        cluster=PRODUCTION, services=[str(world.production_main["service_name"])])["services"]
+    assert [s["status"] for s in service] == ["ACTIVE"]
+    assert world.deploy_refusals == []
+
+
+def test_an_environment_without_previews_plans_no_change_through_its_deploy_role(world: World) -> None:
+    for stack, variables in (("shared-production", PRODUCTION_SHARED_VARS), ("preview-production-main", {
+            "state_bucket": str(world.production["state_bucket"]), "stack_name": "main", "repository": REPOSITORY,
+            "region": PRODUCTION_REGION, "environment": "production"})):
+        plan = world.production_deployer.run(
+            f"production-{stack}-plan", f"stacks/{stack}", "plan", "-input=false", "-no-color", "-detailed-exitcode",
+            *(f"-var={k}={v}" for k, v in variables.items()), check=False)
+        assert plan.returncode == 0, f"{stack}: the plan is not empty\n{plan.stdout[-3000:]}{plan.stderr}"
+
+
+def test_a_pull_requests_stack_is_refused_in_an_environment_without_previews(world: World) -> None:
+    bucket = str(world.production["state_bucket"])
+    world.admin.init("production-pr-init", "stacks/preview-production-pr",
+                     backend(bucket, "preview/pr-7.tfstate", PRODUCTION_REGION))
+    proc = world.admin.run("production-pr-plan", "stacks/preview-production-pr", "plan", "-input=false", "-no-color",
+                           f"-var=state_bucket={bucket}", "-var=stack_name=pr-7", f"-var=repository={REPOSITORY}",
+                           f"-var=region={PRODUCTION_REGION}", check=False)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "environment production has previews: false" in one_line(proc.stderr), proc.stderr
+    listed = world.aws.client("s3").list_objects_v2(Bucket=bucket, Prefix="preview/pr-7")
+    assert listed.get("KeyCount", 0) == 0, listed.get("Contents")
 
 
 def refused_plan(world: World, stack: str, region: str, *extra: str) -> subprocess.CompletedProcess[str]:

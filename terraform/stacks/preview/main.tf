@@ -13,6 +13,12 @@ data "terraform_remote_state" "shared" {
       condition     = var.environment == "" || try(self.outputs.environment, "") == var.environment
       error_message = "the shared stack in s3://${var.state_bucket}/${var.shared_state_key} belongs to environment ${try(self.outputs.environment, "unknown")}, not ${var.environment}."
     }
+    # A shared stack applied with previews = false has no preview cluster, load balancer,
+    # repository or log group (its preview_* outputs are null, so absent from its state).
+    postcondition {
+      condition     = var.stack_name == "main" || try(self.outputs.previews, true)
+      error_message = "environment ${try(self.outputs.environment, "unknown")} has previews: false: its shared stack has no preview cluster, load balancer or repository, so ${var.stack_name} cannot be deployed there; deploy pull requests to the environment with previews: true."
+    }
     postcondition {
       condition     = try(self.outputs.region, var.region) == var.region
       error_message = "the shared stack in s3://${var.state_bucket}/${var.shared_state_key} is in region ${try(self.outputs.region, "unknown")}; pass region = that region, not ${var.region}."
@@ -28,18 +34,19 @@ locals {
 
   # The default branch's service runs on the EC2 cluster behind production's load balancer;
   # pull requests run on the Fargate preview cluster behind the previews' load balancer, with
-  # their own image repository, log group and task-role boundary.
-  cluster_name       = local.is_main ? local.shared.cluster_name : local.shared.preview_cluster_name
-  alb_dns_name       = local.is_main ? local.shared.alb_dns_name : local.shared.preview_alb_dns_name
-  alb_arn_suffix     = local.is_main ? local.shared.alb_arn_suffix : local.shared.preview_alb_arn_suffix
-  http_listener_arn  = local.is_main ? local.shared.alb_listener_arn : local.shared.preview_alb_listener_arn
+  # their own image repository, log group and task-role boundary. A shared stack without previews
+  # has no preview_* outputs at all (refused above for a pull request): main never reads them.
+  cluster_name       = local.is_main ? local.shared.cluster_name : try(local.shared.preview_cluster_name, null)
+  alb_dns_name       = local.is_main ? local.shared.alb_dns_name : try(local.shared.preview_alb_dns_name, null)
+  alb_arn_suffix     = local.is_main ? local.shared.alb_arn_suffix : try(local.shared.preview_alb_arn_suffix, null)
+  http_listener_arn  = local.is_main ? local.shared.alb_listener_arn : try(local.shared.preview_alb_listener_arn, null)
   https_listener_arn = try(local.is_main ? local.shared.alb_https_listener_arn : local.shared.preview_alb_https_listener_arn, null)
-  ecr_repository_arn = local.is_main ? local.shared.ecr_repository_arn : local.shared.preview_ecr_repository_arn
-  ecr_repository_url = local.is_main ? local.shared.ecr_repository_url : local.shared.preview_ecr_repository_url
-  ecr_repository     = local.is_main ? local.shared.ecr_repository_name : local.shared.preview_ecr_repository_name
-  log_group_name     = local.is_main ? local.shared.log_group_name : local.shared.preview_log_group_name
-  log_group_arn      = local.is_main ? local.shared.log_group_arn : local.shared.preview_log_group_arn
-  boundary_arn       = local.is_main ? local.shared.task_permissions_boundary_arn : local.shared.preview_task_permissions_boundary_arn
+  ecr_repository_arn = local.is_main ? local.shared.ecr_repository_arn : try(local.shared.preview_ecr_repository_arn, null)
+  ecr_repository_url = local.is_main ? local.shared.ecr_repository_url : try(local.shared.preview_ecr_repository_url, null)
+  ecr_repository     = local.is_main ? local.shared.ecr_repository_name : try(local.shared.preview_ecr_repository_name, null)
+  log_group_name     = local.is_main ? local.shared.log_group_name : try(local.shared.preview_log_group_name, null)
+  log_group_arn      = local.is_main ? local.shared.log_group_arn : try(local.shared.preview_log_group_arn, null)
+  boundary_arn       = local.is_main ? local.shared.task_permissions_boundary_arn : try(local.shared.preview_task_permissions_boundary_arn, null)
 
   # main is alone on production's listener and catches everything ("/*", last priority);
   # a pull request's rule priority is its number, so two previews never collide.
@@ -80,7 +87,7 @@ module "service" {
   fargate                  = !local.is_main
   capacity_provider_name   = local.is_main ? local.shared.capacity_provider_name : "FARGATE"
   subnet_ids               = local.is_main ? [] : local.shared.private_subnet_ids
-  security_group_ids       = local.is_main ? [] : [local.shared.preview_task_security_group_id]
+  security_group_ids       = local.is_main ? [] : [try(local.shared.preview_task_security_group_id, null)]
   listener_arn             = local.listener_arn
   alb_arn_suffix           = local.alb_arn_suffix
   listener_priority        = local.listener_priority

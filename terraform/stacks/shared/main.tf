@@ -62,8 +62,11 @@ module "load_balancer" {
 }
 
 # Pull-request previews get their own load balancer and Fargate cluster: a preview can never
-# add a rule to the listener that serves production, nor run on production's instances.
+# add a rule to the listener that serves production, nor run on production's instances. An
+# environment without previews (previews = false, e.g. production) has neither, nor the preview
+# repository and log group: no idle load balancer to pay for, nothing a preview could reach.
 module "preview_load_balancer" {
+  count             = var.previews ? 1 : 0
   source            = "../../modules/load-balancer"
   name              = "${local.base}-pv"
   vpc_id            = module.network.vpc_id
@@ -72,10 +75,11 @@ module "preview_load_balancer" {
 }
 
 module "preview_cluster" {
+  count                     = var.previews ? 1 : 0
   source                    = "../../modules/preview-cluster"
   name                      = "${local.base}-previews"
   vpc_id                    = module.network.vpc_id
-  alb_security_group_id     = module.preview_load_balancer.security_group_id
+  alb_security_group_id     = module.preview_load_balancer[0].security_group_id
   container_port            = var.preview_container_port
   default_capacity_provider = var.preview_capacity_provider
 }
@@ -147,6 +151,7 @@ resource "aws_ecr_lifecycle_policy" "app" {
 # Pull requests push here and only here (the preview deploy role may push, pull and delete in
 # this repository alone), so production never runs an image a pull request built.
 resource "aws_ecr_repository" "previews" {
+  count                = var.previews ? 1 : 0
   name                 = "${local.base}-previews"
   image_tag_mutability = "IMMUTABLE"
   force_delete         = var.ecr_force_delete
@@ -163,7 +168,8 @@ resource "aws_ecr_repository" "previews" {
 # Every preview image expires, whatever its tag: the teardown deletes a closed pull request's
 # images, and this rule catches what a failed teardown left behind.
 resource "aws_ecr_lifecycle_policy" "previews" {
-  repository = aws_ecr_repository.previews.name
+  count      = var.previews ? 1 : 0
+  repository = aws_ecr_repository.previews[0].name
   policy = jsonencode({
     rules = [
       {
@@ -192,6 +198,7 @@ resource "aws_cloudwatch_log_group" "app" {
 # Preview tasks write here, so a pull request's task can never write into production's streams.
 resource "aws_cloudwatch_log_group" "previews" {
   #checkov:skip=CKV_AWS_158:Encrypted at rest by CloudWatch Logs' own key; a customer-managed KMS key costs $1/month and needs a key policy for logs.<region>.amazonaws.com, out of scope for the PoC.
+  count             = var.previews ? 1 : 0
   name              = "/${var.name}/${var.environment}/previews"
   retention_in_days = var.log_retention_days
 }
@@ -205,6 +212,33 @@ data "aws_caller_identity" "current" {}
 data "aws_partition" "current" {}
 
 data "aws_iam_policy" "boundary" {
-  for_each = toset(["task", "preview-task", "infra"])
+  for_each = toset(concat(["task", "infra"], var.previews ? ["preview-task"] : []))
   arn      = "arn:${data.aws_partition.current.partition}:iam::${data.aws_caller_identity.current.account_id}:policy/${local.base}-${each.key}-boundary"
+}
+
+# The preview resources were single instances before `previews` existed: an environment applied
+# then keeps them, renamed to index 0, without a destroy or a create.
+moved {
+  from = module.preview_load_balancer
+  to   = module.preview_load_balancer[0]
+}
+
+moved {
+  from = module.preview_cluster
+  to   = module.preview_cluster[0]
+}
+
+moved {
+  from = aws_ecr_repository.previews
+  to   = aws_ecr_repository.previews[0]
+}
+
+moved {
+  from = aws_ecr_lifecycle_policy.previews
+  to   = aws_ecr_lifecycle_policy.previews[0]
+}
+
+moved {
+  from = aws_cloudwatch_log_group.previews
+  to   = aws_cloudwatch_log_group.previews[0]
 }

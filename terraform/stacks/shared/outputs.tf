@@ -133,6 +133,11 @@ output "service_record_fqdn" {
   value       = aws_route53_record.service.fqdn
 }
 
+output "previews" {
+  description = "Whether this environment hosts pull-request previews (false: no preview cluster, load balancer, repository or log group; the preview_* outputs are null)."
+  value       = var.previews
+}
+
 output "preview_domain" {
   description = "Domain for host-based preview routing, or empty."
   value       = var.preview_domain
@@ -144,76 +149,76 @@ output "task_permissions_boundary_arn" {
 }
 
 output "preview_task_permissions_boundary_arn" {
-  description = "Permissions boundary every preview task role must carry (created by terraform/bootstrap; the preview deploy role can create no other role)."
-  value       = data.aws_iam_policy.boundary["preview-task"].arn
+  description = "Permissions boundary every preview task role must carry (created by terraform/bootstrap; the preview deploy role can create no other role); null when previews is false."
+  value       = var.previews ? data.aws_iam_policy.boundary["preview-task"].arn : null
 }
 
 output "preview_cluster_name" {
-  description = "Fargate cluster of the pull-request previews."
-  value       = module.preview_cluster.cluster_name
+  description = "Fargate cluster of the pull-request previews; null when previews is false."
+  value       = one(module.preview_cluster[*].cluster_name)
 }
 
 output "preview_cluster_arn" {
-  description = "ARN of the preview cluster."
-  value       = module.preview_cluster.cluster_arn
+  description = "ARN of the preview cluster; null when previews is false."
+  value       = one(module.preview_cluster[*].cluster_arn)
 }
 
 output "preview_task_security_group_id" {
-  description = "Security group of every preview task (admits the preview load balancer only)."
-  value       = module.preview_cluster.task_security_group_id
+  description = "Security group of every preview task (admits the preview load balancer only); null when previews is false."
+  value       = one(module.preview_cluster[*].task_security_group_id)
 }
 
 output "preview_alb_arn" {
-  description = "ARN of the previews' load balancer."
-  value       = module.preview_load_balancer.arn
+  description = "ARN of the previews' load balancer; null when previews is false."
+  value       = one(module.preview_load_balancer[*].arn)
 }
 
 output "preview_alb_arn_suffix" {
-  description = "ARN suffix of the previews' load balancer (request-count autoscaling)."
-  value       = module.preview_load_balancer.arn_suffix
+  description = "ARN suffix of the previews' load balancer (request-count autoscaling); null when previews is false."
+  value       = one(module.preview_load_balancer[*].arn_suffix)
 }
 
 output "preview_alb_dns_name" {
-  description = "Public DNS name of the previews' load balancer."
-  value       = module.preview_load_balancer.dns_name
+  description = "Public DNS name of the previews' load balancer; null when previews is false."
+  value       = one(module.preview_load_balancer[*].dns_name)
 }
 
 output "preview_alb_listener_arn" {
-  description = "HTTP listener of the previews' load balancer."
-  value       = module.preview_load_balancer.http_listener_arn
+  description = "HTTP listener of the previews' load balancer; null when previews is false."
+  value       = one(module.preview_load_balancer[*].http_listener_arn)
 }
 
 output "preview_alb_https_listener_arn" {
-  description = "HTTPS listener of the previews' load balancer, or null without a certificate."
-  value       = module.preview_load_balancer.https_listener_arn
+  description = "HTTPS listener of the previews' load balancer; null without a certificate or when previews is false."
+  value       = one(module.preview_load_balancer[*].https_listener_arn)
 }
 
 output "preview_alb_security_group_id" {
-  description = "Security group of the previews' load balancer."
-  value       = module.preview_load_balancer.security_group_id
+  description = "Security group of the previews' load balancer; null when previews is false."
+  value       = one(module.preview_load_balancer[*].security_group_id)
 }
 
 output "preview_ecr_repository_name" {
-  description = "ECR repository of preview images."
-  value       = aws_ecr_repository.previews.name
+  description = "ECR repository of preview images; null when previews is false."
+  value       = one(aws_ecr_repository.previews[*].name)
 }
 
 output "preview_ecr_repository_url" {
-  description = "ECR repository URL of preview images (registry/name)."
-  value       = aws_ecr_repository.previews.repository_url
+  description = "ECR repository URL of preview images (registry/name); null when previews is false."
+  value       = one(aws_ecr_repository.previews[*].repository_url)
 }
 
 output "preview_ecr_repository_arn" {
-  description = "ARN of the preview ECR repository."
-  value       = aws_ecr_repository.previews.arn
+  description = "ARN of the preview ECR repository; null when previews is false."
+  value       = one(aws_ecr_repository.previews[*].arn)
 }
 
 output "preview_log_group_name" {
-  description = "CloudWatch log group of preview containers (streams are prefixed with the stack name)."
-  value       = aws_cloudwatch_log_group.previews.name
+  description = "CloudWatch log group of preview containers (streams are prefixed with the stack name); null when previews is false."
+  value       = one(aws_cloudwatch_log_group.previews[*].name)
 }
 
 output "preview_log_group_arn" {
-  description = "ARN of the preview log group."
-  value       = aws_cloudwatch_log_group.previews.arn
+  description = "ARN of the preview log group; null when previews is false."
+  value       = one(aws_cloudwatch_log_group.previews[*].arn)
 }

@@ -58,6 +58,13 @@ variable "repository" {
   }
 }
 
+variable "previews" {
+  description = "Build the pull-request preview infrastructure: the Fargate preview cluster, the previews' load balancer (<name>-<environment>-pv), the preview ECR repository and log group. false for an environment that never hosts previews (production): none of them exist and the preview_* outputs are null."
+  type        = bool
+  default     = true
+  nullable    = false
+}
+
 variable "vpc_cidr" {
   description = "IPv4 CIDR of the VPC."
   type        = string
