@@ -19,7 +19,10 @@ BINARY_INPUTS = {
     "dry-run", "output", "environment", "from", "to",
 }  # fmt: skip
 ACTION_ONLY_INPUTS = {"version", "terraform-version", "terraform-download-url"}
-BINARY_OUTPUTS = {"endpoint", "image", "task-definition-arn", "plan-changes", "stack"}
+BINARY_OUTPUTS = {
+    "endpoint", "image", "task-definition-arn", "plan-changes", "stack", "environment", "digest", "source-environment",
+    "source-commit",
+}  # fmt: skip
 OUTPUTS = BINARY_OUTPUTS | {"changed"}
 # Inputs whose non-empty default would change what the binary does: settings ecs-poc.yml may carry (input > file >
 # default), and `config`, which the binary treats as "must exist" once it is given.
