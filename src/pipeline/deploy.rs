@@ -57,6 +57,8 @@ impl Run<'_> {
         report.commit = Some(commit.clone());
         if !plan_only {
             self.warn_if_checkout_differs(&commit);
+            // Before anything is applied, so GitHub shows the deploy in progress.
+            self.start_deployment(&stack, &commit).await;
         }
         let bucket = self.bucket()?;
         let session = self.credentials(report).await?;

@@ -11,6 +11,7 @@
 //! stack, what is applied where, what may be destroyed) and the stages hold the mechanics.
 
 mod deploy;
+mod deployment;
 mod destroy;
 mod promote;
 mod resolve;
@@ -27,6 +28,7 @@ use crate::github::{Context, GitHubApi, Workflow};
 use crate::report::{Report, StageStatus};
 use crate::{Error, Result};
 
+pub use deployment::IMPLICIT_ENVIRONMENT;
 pub use resolve::{default_command, prepare, resolve_stack};
 pub use state::{SHARED_STATE_KEY, list_preview_stacks, preview_state_key};
 
@@ -39,6 +41,8 @@ pub struct Run<'a> {
     pub command: Command,
     /// The GitHub API client, when there is a token and a repository to talk to.
     github: Option<GitHubApi>,
+    /// The GitHub deployment this run started and the finish path ends.
+    deployment: std::sync::Mutex<Option<deployment::Tracked>>,
 }
 
 /// The AWS clients of one run, all built from the one SDK configuration the credentials stage
@@ -117,6 +121,7 @@ impl Run<'_> {
         if let Err(e) = &result {
             report.fail(e, None);
         }
+        self.finish_deployment(&report, result.as_ref().err()).await;
         self.finish(&mut report, result.err()).await
     }
 

@@ -56,6 +56,7 @@ pub fn prepare<'a>(command: Option<Command>, opts: &Options, env: &'a dyn Env) -
         env,
         command,
         github,
+        deployment: Default::default(),
     })
 }
 
