@@ -19,16 +19,26 @@ pub(super) struct Tracked {
 }
 
 impl Run<'_> {
-    /// The name of the environment this run deploys to: without `environments:` in ecs-poc.yml,
-    /// the implicit one. Deployments take the name from here only.
+    /// The name of the environment this run deploys to: the selected entry of `environments:`,
+    /// or without them the implicit one. Deployments take the name from here only.
     pub(super) fn environment_name(&self) -> &str {
-        IMPLICIT_ENVIRONMENT
+        if self.settings.named_environment {
+            &self.settings.environment
+        } else {
+            IMPLICIT_ENVIRONMENT
+        }
     }
 
     /// Whether the environment is the one end users reach (GitHub's `production_environment`):
     /// one named `production`, or one that takes promotions (`promote-from`).
     fn is_production_environment(&self) -> bool {
-        self.environment_name() == "production"
+        let name = self.environment_name();
+        name == "production"
+            || self
+                .settings
+                .environments
+                .get(name)
+                .is_some_and(|e| e.promote_from.is_some())
     }
 
     /// The GitHub environment a stack's deployments belong to: `pr-N` for a preview, else the
@@ -60,7 +70,7 @@ impl Run<'_> {
             git_ref: commit.to_string(),
             transient: stack.pull_request().is_some(),
             production: stack.pull_request().is_none() && self.is_production_environment(),
-            description: format!("ecs-poc deploy of {stack}"),
+            description: format!("ecs-poc {} of {stack}", self.command),
         };
         let started = async {
             let id = api.create_deployment(&new).await?;

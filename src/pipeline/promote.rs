@@ -48,8 +48,9 @@ impl Run<'_> {
             release.digest
         ));
 
-        // GitHub deployment of this environment: start (in_progress) here, and finish with
-        // success/failure where this function returns; see `deploy` for the same calls.
+        // The GitHub deployment of this environment at the source's commit, in progress before
+        // anything here is touched; `execute` finishes it with success or failure.
+        self.start_deployment(&stack, &commit).await;
 
         let session = self.credentials(report).await?;
         let clients = Clients::new(&session);
