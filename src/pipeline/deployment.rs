@@ -19,14 +19,11 @@ pub(super) struct Tracked {
 }
 
 impl Run<'_> {
-    /// The name of the environment this run deploys to: the selected entry of `environments:`,
-    /// or without them the implicit one. Deployments take the name from here only.
+    /// The name of the environment this run deploys to: the selected one of `environments:` in
+    /// ecs-poc.yml, or without them the implicit one (`IMPLICIT_ENVIRONMENT`). Deployments take
+    /// the name from here only.
     pub(super) fn environment_name(&self) -> &str {
-        if self.settings.named_environment {
-            &self.settings.environment
-        } else {
-            IMPLICIT_ENVIRONMENT
-        }
+        &self.settings.environment
     }
 
     /// Whether the environment is the one end users reach (GitHub's `production_environment`):
@@ -70,7 +67,7 @@ impl Run<'_> {
             git_ref: commit.to_string(),
             transient: stack.pull_request().is_some(),
             production: stack.pull_request().is_none() && self.is_production_environment(),
-            description: format!("ecs-poc {} of {stack}", self.command),
+            description: format!("ecs-poc deploy of {stack}"),
         };
         let started = async {
             let id = api.create_deployment(&new).await?;

@@ -48,8 +48,8 @@ impl Run<'_> {
             release.digest
         ));
 
-        // The GitHub deployment of this environment at the source's commit, in progress before
-        // anything here is touched; `execute` finishes it with success or failure.
+        // The environment's GitHub deployment, at the commit staging built, in progress before
+        // anything here is touched; the finish path ends it, as for a deploy.
         self.start_deployment(&stack, &commit).await;
 
         let session = self.credentials(report).await?;

@@ -17,6 +17,11 @@ kept here per scalable target ARN, as the API does.
 `force_destroy` does on teardown, gets a 500 retried forever. A delete marker holds no data:
 disposing of it is a no-op.
 
+4. One registry for every account. ECR's GetAuthorizationToken answers a token for the caller's
+account's registry; moto's password is `<account>-auth-token`. The harness serves every account's
+registry host from one registry with one password (`.ci/setup-registry.sh`), so every account's
+token carries the default account's password, as the registry expects.
+
 Two EC2 answers are corrected in `moto_fidelity` (launch template tags, group-rule descriptions).
 
 Nothing else is changed, unless a test asks for a scenario: `ECS_POC_MOTO_ZONES`
@@ -105,6 +110,26 @@ def _patch_autoscaling_tags() -> None:
     R.list_tags_for_resource = list_tags_for_resource
 
 
+REGISTRY_ACCOUNT = "123456789012"
+
+
+def _patch_registry_password() -> None:
+    import base64
+
+    from moto.ecr.responses import ECRResponse
+
+    original = ECRResponse.get_authorization_token
+    password = base64.b64encode(f"AWS:{REGISTRY_ACCOUNT}-auth-token".encode()).decode()
+
+    def get_authorization_token(self: Any) -> Any:
+        result = original(self)
+        for entry in getattr(result, "result", {}).get("authorizationData", []):
+            entry["authorizationToken"] = password
+        return result
+
+    ECRResponse.get_authorization_token = get_authorization_token  # type: ignore[method-assign]
+
+
 def _patch_delete_marker() -> None:
     from moto.s3.models import FakeDeleteMarker
 
@@ -143,6 +168,7 @@ def main() -> None:
     _patch()
     _patch_autoscaling_tags()
     _patch_delete_marker()
+    _patch_registry_password()
     from moto.server import main as moto_main
 
     moto_main(sys.argv[1:])
