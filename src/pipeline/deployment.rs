@@ -67,7 +67,7 @@ impl Run<'_> {
             git_ref: commit.to_string(),
             transient: stack.pull_request().is_some(),
             production: stack.pull_request().is_none() && self.is_production_environment(),
-            description: format!("ecs-poc deploy of {stack}"),
+            description: format!("ecs-poc {} of {stack}", self.command),
         };
         let started = async {
             let id = api.create_deployment(&new).await?;
