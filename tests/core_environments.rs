@@ -294,6 +294,14 @@ fn the_environment_names_the_stacks_and_the_repositories() {
         Some("production")
     );
     assert_eq!(shared.backend_region, "eu-west-1");
+    // Production takes no previews, so its shared stack builds no preview infrastructure;
+    // staging, which takes them, keeps the stack's default.
+    assert_eq!(
+        shared.vars.get("previews").map(String::as_str),
+        Some("false")
+    );
+    let staging = f.prepare(&["--environment", "staging"]).expect("staging");
+    assert!(!staging.shared_stack("b").vars.contains_key("previews"));
     let main = run.preview_stack("ecs-poc-production-state", &StackName::main());
     assert_eq!(
         main.vars.get("environment").map(String::as_str),
@@ -314,6 +322,7 @@ fn the_environment_names_the_stacks_and_the_repositories() {
         "ecs-poc-main"
     );
     assert!(!run.shared_stack("b").vars.contains_key("environment"));
+    assert!(!run.shared_stack("b").vars.contains_key("previews"));
     assert!(
         !run.preview_stack("b", &StackName::main())
             .vars

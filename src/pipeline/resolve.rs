@@ -180,6 +180,19 @@ impl Run<'_> {
             .then(|| ("environment".to_string(), self.settings.environment.clone()))
     }
 
+    /// The shared stack's `previews` variable: a named environment without `previews: true`
+    /// builds no preview cluster, load balancer or repository. The implicit `main` keeps the
+    /// stack's default (previews on).
+    fn previews_var(&self) -> Option<(String, String)> {
+        let s = &self.settings;
+        let takes_previews = s
+            .environments
+            .get(&s.environment)
+            .is_some_and(|e| e.previews);
+        (s.named_environment && !takes_previews)
+            .then(|| ("previews".to_string(), "false".to_string()))
+    }
+
     /// The shared stack: cluster, load balancer, ECR repository; one per repository.
     pub fn shared_stack(&self, bucket: &str) -> Stack {
         let mut vars = BTreeMap::from([("region".to_string(), self.settings.aws_region.clone())]);
@@ -187,6 +200,7 @@ impl Run<'_> {
             vars.insert("repository".into(), r);
         }
         vars.extend(self.environment_var());
+        vars.extend(self.previews_var());
         vars.extend(self.settings.shared_vars.clone());
         Stack {
             dir: self.settings.shared_dir.clone(),
