@@ -127,16 +127,13 @@ struct World {
 }
 
 impl World {
-    fn terraform(&self, stack: &str, args: &[&str]) {
+    /// Runs terraform in `terraform/<root>` of the copied tree.
+    fn terraform(&self, root: &str, args: &[&str]) {
         let started = Instant::now();
         let out = Command::new(&self.terraform)
             .arg(format!(
                 "-chdir={}",
-                self.dir
-                    .path()
-                    .join("terraform/stacks")
-                    .join(stack)
-                    .display()
+                self.dir.path().join("terraform").join(root).display()
             ))
             .args(args)
             .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
@@ -145,11 +142,11 @@ impl World {
         let tail = String::from_utf8_lossy(&out.stdout) + String::from_utf8_lossy(&out.stderr);
         assert!(
             out.status.success(),
-            "terraform {args:?} in {stack}: {}",
+            "terraform {args:?} in {root}: {}",
             &tail[tail.len().saturating_sub(4000)..]
         );
         eprintln!(
-            "terraform {} {stack}: {:.1} s",
+            "terraform {} {root}: {:.1} s",
             args[0],
             started.elapsed().as_secs_f64()
         );
@@ -174,11 +171,30 @@ impl World {
         .collect();
         let mut init = vec!["init", "-input=false", "-no-color", "-reconfigure"];
         init.extend(backend.iter().map(String::as_str));
-        self.terraform(dir, &init);
+        let root = format!("stacks/{dir}");
+        self.terraform(&root, &init);
+        self.apply(&root, vars);
+    }
+
+    fn apply(&self, root: &str, vars: &[(&str, &str)]) {
         let vars: Vec<String> = vars.iter().map(|(k, v)| format!("-var={k}={v}")).collect();
         let mut apply = vec!["apply", "-input=false", "-no-color", "-auto-approve"];
         apply.extend(vars.iter().map(String::as_str));
-        self.terraform(dir, &apply);
+        self.terraform(root, &apply);
+    }
+
+    /// What an administrator applies once: the state bucket and the permissions boundaries
+    /// the shared stack looks up by name.
+    fn bootstrap(&self) {
+        self.terraform("bootstrap", &["init", "-input=false", "-no-color"]);
+        self.apply(
+            "bootstrap",
+            &[
+                ("repository", REPOSITORY),
+                ("state_bucket_name", BUCKET),
+                ("force_destroy", "true"),
+            ],
+        );
     }
 
     fn ecs_poc(&self, args: &[&str]) -> (i32, Value, String) {
@@ -290,7 +306,7 @@ async fn sweep_removes_only_closed_pull_requests_and_destroy_is_idempotent() {
             .force_path_style(true)
             .build(),
     );
-    support::create_state_bucket(&s3, BUCKET).await;
+    world.bootstrap();
 
     world.deploy_stack(
         "shared",
