@@ -11,7 +11,7 @@ E2E_PY += tests/harness/settle.py tests/harness/moto_fidelity.py bench/demo/runs
 e2e-deps: setup-python setup-terraform docker-up build
 	@bash .ci/setup-registry.sh up
 
-test-e2e: e2e-deps ## End-to-end tests: push to main, PR deploy, no-op redeploy, fork, sweep, destroy (fails midway, then finishes)
+test-e2e: e2e-deps ## End-to-end tests: push to main, PR deploy, no-op redeploy, fork, sweep, destroy (fails midway, then finishes); staging and production in two accounts, promote
 	cd $(CURDIR) && $(PYTHON) -m pytest -q -p no:cacheprovider tests/e2e
 
 demo: e2e-deps ## The whole pipeline locally (emulated AWS, local Docker, fake GitHub); prints a localhost URL that answers

@@ -28,14 +28,17 @@ test-terraform: setup-terraform checkov-terraform build ## fmt/validate/checkov 
 
 # --- for humans, against real AWS (your profile/SSO; no keys in any file) ---------------------
 # STACK=shared (the environment) | main | pr-<N> (preview stacks).  TF_STATE_BUCKET: the
-# bootstrap output state_bucket.  Extra variables: TF_VARS='-var=image=...'
+# bootstrap output state_bucket.  TF_ENVIRONMENT: the environment the shared stack serves
+# (staging, production; main by default); service stacks read it from the shared stack's state.
+# AWS_REGION: the environment's region.  Extra variables: TF_VARS='-var=image=...'
 STACK ?=
 AWS_REGION ?= eu-west-2
+TF_ENVIRONMENT ?= main
 TF_STATE_BUCKET ?=
 TF_VARS ?=
 TF_STACK_DIR = terraform/stacks/$(if $(filter shared,$(STACK)),shared,preview)
 TF_STATE_KEY = $(if $(filter shared,$(STACK)),shared/terraform.tfstate,preview/$(STACK).tfstate)
-TF_STACK_VARS = $(if $(filter shared,$(STACK)),,-var=stack_name=$(STACK) -var=state_bucket=$(TF_STATE_BUCKET)) -var=region=$(AWS_REGION) $(TF_VARS)
+TF_STACK_VARS = $(if $(filter shared,$(STACK)),-var=environment=$(TF_ENVIRONMENT),-var=stack_name=$(STACK) -var=state_bucket=$(TF_STATE_BUCKET)) -var=region=$(AWS_REGION) $(TF_VARS)
 
 tf-check-stack:
 	@[[ "$(STACK)" =~ ^(shared|main|pr-[1-9][0-9]{0,4})$$ ]] || \

@@ -20,6 +20,9 @@ In a GitHub Actions run the command and the stack follow from the event:
   workflow_dispatch with pull-request      -> destroy stack pr-<N>
   schedule                                 -> sweep
 
+With `environments:` in ecs-poc.yml, --environment picks one; unset, a pull request uses the
+environment with `previews: true` and anything else the one environment without `promote-from`.
+
 Every option below can also be given as an environment variable ECS_POC_<NAME> (e.g.
 ECS_POC_STATE_BUCKET) or, in an action, as the input <name> (which GitHub passes as
 INPUT_<NAME>). Precedence: flag > environment/input > ecs-poc.yml > built-in default.";
@@ -31,6 +34,10 @@ Examples:
 
   # Deploy the main stack:
   ecs-poc deploy --state-bucket my-tf-state --stack main
+
+  # Deploy staging, then run exactly staging's image in production:
+  ecs-poc deploy --environment staging --stack main
+  ecs-poc promote --from staging --to production
 
   # Tear down pull request 12's stack and images:
   ecs-poc destroy --state-bucket my-tf-state --pull-request 12
@@ -60,6 +67,9 @@ pub enum SubCommand {
     Destroy,
     /// Destroy the preview stacks whose pull request is closed (--dry-run lists them).
     Sweep,
+    /// Copy the image the --from environment runs (same digest) to the --to environment and
+    /// roll it out there; refused unless --to has `promote-from: <from>` and --from is healthy.
+    Promote,
     /// Print the JSON schema of ecs-poc.yml.
     Schema,
 }
@@ -71,6 +81,7 @@ impl SubCommand {
             SubCommand::Plan => Some(Command::Plan),
             SubCommand::Destroy => Some(Command::Destroy),
             SubCommand::Sweep => Some(Command::Sweep),
+            SubCommand::Promote => Some(Command::Promote),
             SubCommand::Schema => None,
         }
     }

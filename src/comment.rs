@@ -113,6 +113,11 @@ fn headline(r: &Report) -> String {
             format!("### :x: ecs-poc {} of `{stack}` failed{at}", r.command)
         }
         ("deploy", _) => format!("### :rocket: `{stack}` is deployed"),
+        ("promote", _) => format!(
+            "### :rocket: `{stack}` of `{}` runs the image promoted from `{}`",
+            r.environment.as_deref().unwrap_or("?"),
+            r.source_environment.as_deref().unwrap_or("?")
+        ),
         ("plan", _) => format!("### :clipboard: Plan for `{stack}` (nothing applied)"),
         ("destroy", _) if r.dry_run => {
             format!("### :broom: `{stack}` would be torn down (dry run)")
@@ -193,6 +198,19 @@ fn plan_block(p: &PlanRecord, budget: usize) -> String {
 
 fn details(r: &Report) -> String {
     let mut s = String::new();
+    if let Some(env) = &r.environment {
+        s.push_str(&format!("**Environment:** `{env}`\n\n"));
+    }
+    if let (Some(from), Some(digest)) = (&r.source_environment, &r.digest) {
+        let commit = r
+            .source_commit
+            .as_deref()
+            .map(|c| format!(", built from commit `{c}`"))
+            .unwrap_or_default();
+        s.push_str(&format!(
+            "**Promoted from:** `{from}`: `{digest}`{commit}\n\n"
+        ));
+    }
     if let Some(e) = &r.endpoint {
         s.push_str(&format!("**Endpoint:** {e}\n\n"));
     }

@@ -61,9 +61,23 @@ impl std::str::FromStr for OutputFormat {
 /// (environment, input, file, default).
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct Options {
-    /// deploy | plan | destroy | sweep (same as the subcommand). [env: ECS_POC_COMMAND, input: command]
+    /// deploy | plan | destroy | sweep | promote (same as the subcommand). [env: ECS_POC_COMMAND, input: command]
     #[arg(long, global = true, value_name = "COMMAND")]
     pub command: Option<Command>,
+
+    /// The environment of `ecs-poc.yml`'s `environments:` to act on; follows the event when
+    /// unset (see docs/cli.md). [env: ECS_POC_ENVIRONMENT, input: environment]
+    #[arg(long, global = true, value_name = "NAME")]
+    pub environment: Option<String>,
+
+    /// promote: the environment whose running image is promoted. [env: ECS_POC_FROM, input: from]
+    #[arg(long = "from", global = true, value_name = "ENVIRONMENT")]
+    pub promote_from: Option<String>,
+
+    /// promote: the environment that receives the image (needs `promote-from:` naming --from).
+    /// [env: ECS_POC_TO, input: to]
+    #[arg(long = "to", global = true, value_name = "ENVIRONMENT")]
+    pub promote_to: Option<String>,
 
     /// IAM role ARN to assume with the run's OIDC token (Actions only).
     /// [env: ECS_POC_ROLE_TO_ASSUME, input: role-to-assume]
@@ -173,6 +187,36 @@ pub struct FileConfig {
     pub image: ImageConfig,
     #[serde(default)]
     pub service: ServiceConfig,
+    /// Named environments (e.g. staging, production), each with its own account, region, roles
+    /// and state bucket. Without it there is one environment, `main`, made of the keys above.
+    #[serde(default)]
+    #[schemars(extend("propertyNames" = { "pattern": "^[a-z]([a-z0-9]|-[a-z0-9])*$", "maxLength": 20 }))]
+    pub environments: BTreeMap<String, EnvironmentConfig>,
+}
+
+/// One environment's settings; each key overrides the top-level key of the same name, and a
+/// flag, `ECS_POC_*` variable or action input overrides both.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct EnvironmentConfig {
+    /// AWS region of this environment's stacks.
+    pub aws_region: Option<String>,
+    /// IAM role ARN to assume through GitHub OIDC for the default branch and promotions into
+    /// this environment.
+    pub role_to_assume: Option<String>,
+    /// IAM role ARN to assume for pull requests' preview stacks (default: role-to-assume).
+    pub preview_role_to_assume: Option<String>,
+    /// S3 bucket holding this environment's terraform state.
+    pub state_bucket: Option<String>,
+    /// Pull requests deploy their previews here (at most one environment; default false).
+    #[serde(default)]
+    pub previews: bool,
+    /// The only environment whose images `promote` may bring here; a run that names no
+    /// environment never picks one that has this key.
+    pub promote_from: Option<String>,
+    /// Read-only role in this environment's account that `promote` reads the running image
+    /// through when this environment is the source (default: role-to-assume).
+    pub promote_source_role: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema, PartialEq)]
@@ -193,7 +237,7 @@ pub struct StacksConfig {
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema, PartialEq)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct ImageConfig {
-    /// ECR repository of the default branch's (production) images (default ecs-poc-main: the shared stack's `<name>-<environment>` with its defaults).
+    /// ECR repository of the default branch's (production) images (default `ecs-poc-<environment>`, i.e. ecs-poc-main without `environments:`: the shared stack's `<name>-<environment>` with its defaults).
     pub repository: Option<String>,
     /// ECR repository of pull-request images (default `<repository>-previews`, the shared stack's preview repository).
     pub preview_repository: Option<String>,
@@ -236,7 +280,7 @@ impl FileConfig {
         if text.trim().is_empty() {
             return Ok(Self::default());
         }
-        serde_yaml_ng::from_str(text).map_err(|e| {
+        let config: Self = serde_yaml_ng::from_str(text).map_err(|e| {
             let at = e
                 .location()
                 .map(|l| format!(":{}:{}", l.line(), l.column()))
@@ -244,9 +288,134 @@ impl FileConfig {
             Error::config(format!("{}{at}: {e}", path.display())).with_hint(
                 "see docs/cli.md or schema/ecs-poc.schema.json for the keys ecs-poc.yml accepts",
             )
-        })
+        })?;
+        config.validate_environments(text, path)?;
+        Ok(config)
     }
 
+    /// Names, `promote-from` references and the one previews environment; errors point at the
+    /// key's line and column.
+    fn validate_environments(&self, text: &str, path: &Path) -> Result<()> {
+        let at = |keys: &[&str]| match locate(text, keys) {
+            Some((line, column)) => format!("{}:{line}:{column}", path.display()),
+            None => path.display().to_string(),
+        };
+        let known = || self.environment_names().join(", ");
+        for (name, env) in &self.environments {
+            if !is_environment_name(name) {
+                return Err(Error::config(format!(
+                    "{}: environments: `{name}` is not a valid environment name",
+                    at(&["environments", name])
+                ))
+                .with_hint(
+                    "use 1-20 lower-case letters, digits or single inner hyphens, starting with a letter (e.g. staging)",
+                ));
+            }
+            if let Some(from) = &env.promote_from {
+                if from == name {
+                    return Err(Error::config(format!(
+                        "{}: environments.{name}.promote-from names `{name}` itself",
+                        at(&["environments", name, "promote-from"])
+                    ))
+                    .with_hint("promote-from names the environment whose images are promoted here, e.g. staging"));
+                }
+                if !self.environments.contains_key(from) {
+                    return Err(Error::config(format!(
+                        "{}: environments.{name}.promote-from: no environment `{from}` (known: {})",
+                        at(&["environments", name, "promote-from"]),
+                        known()
+                    ))
+                    .with_hint("promote-from must name another entry of environments:"));
+                }
+            }
+            for (key, value) in [
+                ("role-to-assume", &env.role_to_assume),
+                ("preview-role-to-assume", &env.preview_role_to_assume),
+                ("promote-source-role", &env.promote_source_role),
+            ] {
+                if let Some(role) = value
+                    && !is_role_arn(role)
+                {
+                    return Err(Error::config(format!(
+                        "{}: environments.{name}.{key} `{role}` is not an IAM role ARN",
+                        at(&["environments", name, key])
+                    ))
+                    .with_hint(
+                        "use the full ARN, e.g. arn:aws:iam::123456789012:role/ecs-poc-staging-deploy-shared",
+                    ));
+                }
+            }
+        }
+        let previews: Vec<&str> = self
+            .environments
+            .iter()
+            .filter(|(_, e)| e.previews)
+            .map(|(n, _)| n.as_str())
+            .collect();
+        if let [_, second, ..] = previews.as_slice() {
+            return Err(Error::config(format!(
+                "{}: environments: {} all have `previews: true`",
+                at(&["environments", second, "previews"]),
+                previews.join(", ")
+            ))
+            .with_hint("pull requests deploy their previews to one environment: set previews: true on only one"));
+        }
+        Ok(())
+    }
+
+    /// The environments' names, sorted.
+    pub fn environment_names(&self) -> Vec<&str> {
+        self.environments.keys().map(String::as_str).collect()
+    }
+}
+
+/// `^[a-z][a-z0-9-]{0,19}$` without a trailing or doubled hyphen (as the stacks' `environment`
+/// variable requires): an environment name fits in resource and role names.
+pub fn is_environment_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_lowercase())
+        && name.len() <= 20
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !name.ends_with('-')
+        && !name.contains("--")
+}
+
+/// The 1-based line and column of a nested key in block-style YAML (`environments` ->
+/// `staging` -> `promote-from`), for errors about values serde accepted but the rules do not.
+/// `None` when the text is written in a way this does not follow (flow style, anchors).
+fn locate(text: &str, keys: &[&str]) -> Option<(usize, usize)> {
+    let mut parent_indent: Option<usize> = None;
+    let mut found = None;
+    let mut lines = text.lines().enumerate();
+    for key in keys {
+        found = None;
+        for (i, line) in lines.by_ref() {
+            let trimmed = line.trim_start();
+            if trimmed.is_empty() || trimmed.starts_with('#') {
+                continue;
+            }
+            let indent = line.len() - trimmed.len();
+            if parent_indent.is_some_and(|p| indent <= p) {
+                return None;
+            }
+            let unquoted = trimmed.trim_start_matches(['"', '\'']);
+            if let Some(rest) = unquoted.strip_prefix(key)
+                && rest
+                    .trim_start_matches(['"', '\''])
+                    .trim_start()
+                    .starts_with(':')
+            {
+                found = Some((i + 1, indent + 1));
+                parent_indent = Some(indent);
+                break;
+            }
+        }
+        found?;
+    }
+    found
+}
+
+impl FileConfig {
     /// Loads the file; a missing file is fine unless the user named it explicitly.
     pub fn load(path: &Path, explicit: bool) -> Result<Self> {
         match std::fs::read_to_string(path) {
@@ -275,6 +444,20 @@ pub fn schema_json() -> String {
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub command: Option<Command>,
+    /// The environment this run acts on: a key of `environments:`, or `main` without them.
+    pub environment: String,
+    /// True when `ecs-poc.yml` names its environments; false for the implicit `main`.
+    pub named_environment: bool,
+    /// Every environment of `ecs-poc.yml` (empty without `environments:`).
+    pub environments: BTreeMap<String, EnvironmentConfig>,
+    /// The role for pull requests' preview stacks, when the environment names one and no flag
+    /// or input chose `role-to-assume`.
+    pub preview_role_to_assume: Option<String>,
+    /// promote: the source environment (`--from`).
+    pub promote_from: Option<String>,
+    /// The file's top-level `aws-region`, `role-to-assume` and `state-bucket`: what an
+    /// environment that leaves one out falls back to (for reading another environment).
+    pub top_level: EnvironmentConfig,
     pub role_to_assume: Option<String>,
     pub aws_region: String,
     pub role_session_name: Option<String>,
@@ -352,6 +535,86 @@ fn parsed<T: std::str::FromStr>(env: &dyn Env, name: &str, what: &str) -> Result
     }
 }
 
+/// What decides the environment of a run when ecs-poc.yml names several.
+#[derive(Debug, Default)]
+struct Selection {
+    /// `--environment`, `ECS_POC_ENVIRONMENT`, input `environment`.
+    explicit: Option<String>,
+    /// promote's `--to`.
+    promote_to: Option<String>,
+    /// The run deploys or tears down a pull request's preview.
+    preview: bool,
+}
+
+/// The environment a run acts on, and its settings (`None`: the implicit `main`).
+fn select_environment<'f>(
+    file: &'f FileConfig,
+    wanted: &Selection,
+) -> Result<(String, Option<&'f EnvironmentConfig>)> {
+    let known = || file.environment_names().join(", ");
+    if file.environments.is_empty() {
+        return match wanted.explicit.as_deref().or(wanted.promote_to.as_deref()) {
+            None | Some("main") => Ok(("main".into(), None)),
+            Some(other) => Err(Error::config(format!(
+                "unknown environment `{other}`: ecs-poc.yml has no `environments:`, so the only environment is `main`"
+            ))
+            .with_hint("add an `environments:` map to ecs-poc.yml, or drop --environment")),
+        };
+    }
+    if let (Some(e), Some(to)) = (&wanted.explicit, &wanted.promote_to)
+        && e != to
+    {
+        return Err(Error::config(format!(
+            "--environment {e} and --to {to} disagree: promote acts on the --to environment"
+        ))
+        .with_hint(
+            "drop --environment (and ECS_POC_ENVIRONMENT / the environment input) for promote",
+        ));
+    }
+    if let Some(name) = wanted.promote_to.as_ref().or(wanted.explicit.as_ref()) {
+        return match file.environments.get_key_value(name) {
+            Some((name, cfg)) => Ok((name.clone(), Some(cfg))),
+            None => Err(Error::config(format!(
+                "unknown environment `{name}` (known: {})",
+                known()
+            ))
+            .with_hint("pick one of the environments: in ecs-poc.yml")),
+        };
+    }
+    if wanted.preview {
+        return match file.environments.iter().find(|(_, e)| e.previews) {
+            Some((name, cfg)) => Ok((name.clone(), Some(cfg))),
+            None => Err(Error::config(format!(
+                "a pull request's preview needs an environment with `previews: true`, and none of {} has it",
+                known()
+            ))
+            .with_hint("set `previews: true` on the environment pull requests deploy to, or pass --environment")),
+        };
+    }
+    let built: Vec<(&String, &EnvironmentConfig)> = file
+        .environments
+        .iter()
+        .filter(|(_, e)| e.promote_from.is_none())
+        .collect();
+    match built.as_slice() {
+        [(name, cfg)] => Ok(((*name).clone(), Some(*cfg))),
+        [] => Err(Error::config(format!(
+            "every environment ({}) has promote-from: none is deployed from a build",
+            known()
+        ))
+        .with_hint("leave promote-from unset on the environment the default branch deploys to")),
+        several => Err(Error::config(format!(
+            "several environments are deployed from a build ({}): which one?",
+            several
+                .iter()
+                .map(|(n, _)| n.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+        .with_hint("pass --environment NAME (ECS_POC_ENVIRONMENT, input environment)")),
+    }
+}
+
 fn parse_bool(env: &dyn Env, name: &str) -> Result<Option<bool>> {
     match env_value(env, name) {
         None => Ok(None),
@@ -380,11 +643,68 @@ impl Settings {
         };
         let command = match opts.command {
             Some(c) => Some(c),
-            None => parsed::<Command>(env, "command", "one of deploy, plan, destroy, sweep")?,
+            None => parsed::<Command>(
+                env,
+                "command",
+                "one of deploy, plan, destroy, sweep, promote",
+            )?,
+        };
+        let promote_from = string(&opts.promote_from, "from", &None);
+        let promote_to = string(&opts.promote_to, "to", &None);
+        let pull_request = match opts.pull_request {
+            Some(v) => Some(v),
+            None => parsed::<u64>(env, "pull-request", "a pull request number")?,
+        };
+        let stack = string(&opts.stack, "stack", &None)
+            .map(|s| StackName::parse(&s))
+            .transpose()?;
+        let wanted = Selection {
+            explicit: string(&opts.environment, "environment", &None),
+            promote_to: if command == Some(Command::Promote) {
+                promote_to.clone()
+            } else {
+                None
+            },
+            preview: match &stack {
+                Some(s) => !s.is_main(),
+                None => {
+                    pull_request.is_some()
+                        || env
+                            .var("GITHUB_EVENT_NAME")
+                            .is_some_and(|e| e.starts_with("pull_request"))
+                }
+            },
+        };
+        if command == Some(Command::Promote)
+            && wanted.promote_to.is_none()
+            && wanted.explicit.is_none()
+            && !file.environments.is_empty()
+        {
+            return Err(Error::config(
+                "promote needs --to (the environment that receives the image)",
+            )
+            .with_hint("e.g. `ecs-poc promote --from staging --to production` (inputs from/to)"));
+        }
+        let (environment, selected) = select_environment(file, &wanted)?;
+        let env_cfg = selected.cloned().unwrap_or_default();
+        let named_environment = selected.is_some();
+        // An environment's keys stand in for the top-level ones; flags and inputs still win.
+        let region_file = env_cfg.aws_region.clone().or(file.aws_region.clone());
+        let role_file = env_cfg
+            .role_to_assume
+            .clone()
+            .or(file.role_to_assume.clone());
+        let bucket_file = env_cfg.state_bucket.clone().or(file.state_bucket.clone());
+        let role_given = opts.role_to_assume.as_ref().is_some_and(|r| !r.is_empty())
+            || env_value(env, "role-to-assume").is_some();
+        let preview_role_to_assume = if role_given {
+            None
+        } else {
+            env_cfg.preview_role_to_assume.clone()
         };
         // A runner's own region (`AWS_REGION`, then `AWS_DEFAULT_REGION`, as the AWS SDKs read
         // them) comes after everything the user set for ecs-poc, and before the default.
-        let aws_region = string(&opts.aws_region, "aws-region", &file.aws_region)
+        let aws_region = string(&opts.aws_region, "aws-region", &region_file)
             .or_else(|| runner_region(env))
             .unwrap_or_else(|| DEFAULT_REGION.into());
         let role_duration_seconds = match opts.role_duration_seconds {
@@ -417,10 +737,6 @@ impl Settings {
             Some(v) => v,
             None => parsed::<OutputFormat>(env, "output", "text or json")?.unwrap_or_default(),
         };
-        let pull_request = match opts.pull_request {
-            Some(v) => Some(v),
-            None => parsed::<u64>(env, "pull-request", "a pull request number")?,
-        };
         let github_token = string(&opts.github_token, "github-token", &None)
             .or_else(|| env.var("GITHUB_TOKEN").filter(|t| !t.is_empty()))
             .map(SecretString::from);
@@ -430,7 +746,7 @@ impl Settings {
             .image
             .repository
             .clone()
-            .unwrap_or_else(|| "ecs-poc-main".into());
+            .unwrap_or_else(|| format!("ecs-poc-{environment}"));
         let context = file
             .image
             .context
@@ -444,15 +760,24 @@ impl Settings {
 
         let settings = Self {
             command,
-            role_to_assume: string(&opts.role_to_assume, "role-to-assume", &file.role_to_assume),
+            environment,
+            named_environment,
+            environments: file.environments.clone(),
+            preview_role_to_assume,
+            promote_from,
+            top_level: EnvironmentConfig {
+                aws_region: file.aws_region.clone(),
+                role_to_assume: file.role_to_assume.clone(),
+                state_bucket: file.state_bucket.clone(),
+                ..EnvironmentConfig::default()
+            },
+            role_to_assume: string(&opts.role_to_assume, "role-to-assume", &role_file),
             aws_region,
             role_session_name: string(&opts.role_session_name, "role-session-name", &None),
             role_duration_seconds,
             github_token,
-            state_bucket: string(&opts.state_bucket, "state-bucket", &file.state_bucket),
-            stack: string(&opts.stack, "stack", &None)
-                .map(|s| StackName::parse(&s))
-                .transpose()?,
+            state_bucket: string(&opts.state_bucket, "state-bucket", &bucket_file),
+            stack,
             pull_request,
             repository,
             config_path,
@@ -555,6 +880,21 @@ impl Settings {
             ))
             .with_hint("use the cluster instances' platform: linux/amd64 (x86_64) or linux/arm64 (Graviton)"));
         }
+        if self.named_environment {
+            let name = self
+                .shared_vars
+                .get("name")
+                .map_or("ecs-poc", String::as_str);
+            let base = format!("{name}-{}", self.environment);
+            if base.len() > 21 {
+                return Err(Error::config(format!(
+                    "environment `{}` makes the stacks' names `{base}`, {} characters; at most 21 fit",
+                    self.environment,
+                    base.len()
+                ))
+                .with_hint("load balancer and target group names start with <name>-<environment> and AWS allows 32 characters: shorten the environment's name"));
+            }
+        }
         if self.pull_request == Some(0) {
             return Err(Error::config("pull-request must be a positive number"));
         }
@@ -569,6 +909,79 @@ impl Settings {
             ));
         }
         Ok(())
+    }
+
+    /// promote: the source environment's name and settings, after the rule that the target
+    /// (this run's environment) accepts images only from its `promote-from`.
+    pub fn promotion_source(&self) -> Result<(String, EnvironmentConfig)> {
+        let to = &self.environment;
+        let Some(from) = self.promote_from.clone() else {
+            return Err(
+                Error::config("promote needs --from (the source environment)").with_hint(
+                    "e.g. `ecs-poc promote --from staging --to production` (inputs from/to)",
+                ),
+            );
+        };
+        if !self.named_environment {
+            return Err(Error::config(
+                "promote needs environments: in ecs-poc.yml, with promote-from on the target",
+            )
+            .with_hint("add staging and production under environments:, production with `promote-from: staging`"));
+        }
+        let Some(source) = self.environments.get(&from) else {
+            return Err(Error::config(format!(
+                "unknown environment `{from}` (known: {})",
+                self.environments
+                    .keys()
+                    .map(String::as_str)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+            .with_hint("pick one of the environments: in ecs-poc.yml"));
+        };
+        match self
+            .environments
+            .get(to)
+            .and_then(|t| t.promote_from.as_deref())
+        {
+            Some(accepted) if accepted == from => Ok((from, source.clone())),
+            Some(accepted) => Err(Error::config(format!(
+                "{to} only accepts images from {accepted}, not from {from}"
+            ))
+            .with_hint(format!("promote into {to} with --from {accepted}"))),
+            None => Err(Error::config(format!(
+                "{to} has no promote-from: it is deployed from builds, not promoted into"
+            ))
+            .with_hint(format!(
+                "set `promote-from: {from}` on environments.{to} in ecs-poc.yml to allow it"
+            ))),
+        }
+    }
+
+    /// The settings of another environment of this file, for reading it (promote's source):
+    /// its region and its `promote-source-role`, else its `role-to-assume`, each falling back to
+    /// the file's top-level key (flags and inputs name the run's own environment, not this one).
+    pub fn source_settings(&self, name: &str, source: &EnvironmentConfig) -> Settings {
+        let mut s = self.clone();
+        s.environment = name.to_string();
+        s.role_to_assume = source
+            .promote_source_role
+            .clone()
+            .or_else(|| source.role_to_assume.clone())
+            .or_else(|| self.top_level.role_to_assume.clone());
+        s.preview_role_to_assume = None;
+        if let Some(region) = source
+            .aws_region
+            .as_ref()
+            .or(self.top_level.aws_region.as_ref())
+        {
+            s.aws_region = region.clone();
+        }
+        s.state_bucket = source
+            .state_bucket
+            .clone()
+            .or_else(|| self.top_level.state_bucket.clone());
+        s
     }
 
     /// The ECR repository a stack's images go to: production's for `main`, the preview

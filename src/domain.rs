@@ -34,6 +34,8 @@ pub enum Command {
     Destroy,
     /// Destroy every preview stack whose pull request is closed.
     Sweep,
+    /// Run the image another environment runs (by digest, copied, never rebuilt) here.
+    Promote,
 }
 
 impl Command {
@@ -43,6 +45,7 @@ impl Command {
             Command::Plan => "plan",
             Command::Destroy => "destroy",
             Command::Sweep => "sweep",
+            Command::Promote => "promote",
         }
     }
 }

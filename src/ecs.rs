@@ -157,6 +157,169 @@ pub async fn roll_out_with(
     })
 }
 
+/// What an environment's service runs, read for a promotion.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Release {
+    /// `<registry>/<repository>@sha256:...` as the task definition names it.
+    pub image_ref: String,
+    /// `sha256:...`
+    pub digest: String,
+    /// The task definition's `APP_VERSION` (deploy sets it to the commit).
+    pub commit: Option<String>,
+    pub task_definition_arn: String,
+}
+
+/// Reads the image `service` runs, refusing (rollout error) unless its last deployment is
+/// settled and healthy: the PRIMARY deployment COMPLETED, running == desired, no deployment
+/// FAILED, and the image pinned by digest. `environment` names the environment in the errors.
+pub async fn running_release(
+    client: &aws_sdk_ecs::Client,
+    environment: &str,
+    cluster: &str,
+    service: &str,
+) -> Result<Release> {
+    let svc = describe_service(client, cluster, service)
+        .await
+        .map_err(|e| {
+            let message = format!("{environment}: {}", e.message());
+            let missing = e.message().contains("not found");
+            let e = e.with_message(message);
+            if missing {
+                e.with_hint(format!(
+                    "{environment} runs nothing to promote yet: deploy its `main` stack first"
+                ))
+            } else {
+                e
+            }
+        })?;
+    let primary_td = healthy_primary(environment, &svc)?;
+    // Without its tags: a read-only role needs no ecs:ListTagsForResource for this.
+    let out = client
+        .describe_task_definition()
+        .task_definition(&primary_td)
+        .send()
+        .await
+        .map_err(|e| {
+            Error::rollout(format!(
+                "{environment}: DescribeTaskDefinition {primary_td}: {}",
+                crate::error::aws_message(&e)
+            ))
+            .with_source(e)
+        })?;
+    let td = out.task_definition().ok_or_else(|| {
+        Error::rollout(format!(
+            "{environment}: DescribeTaskDefinition {primary_td} returned no task definition"
+        ))
+    })?;
+    release_of(environment, td)
+}
+
+/// The PRIMARY deployment's task definition, when the service's last deployment is settled
+/// and healthy; otherwise why not.
+pub fn healthy_primary(environment: &str, service: &Service) -> Result<String> {
+    let name = service.service_name().unwrap_or_default();
+    let refuse = |why: String| {
+        Error::rollout(why).with_hint(format!(
+            "promote only what {environment} runs healthily: fix and deploy {environment} first, wait for it to settle, then promote again"
+        ))
+    };
+    let deployments = service.deployments();
+    if let Some(failed) = deployments
+        .iter()
+        .find(|d| d.rollout_state() == Some(&DeploymentRolloutState::Failed))
+    {
+        return Err(refuse(format!(
+            "{environment}'s last deployment FAILED: {}",
+            failed.rollout_state_reason().unwrap_or("no reason given")
+        )));
+    }
+    let Some(primary) = deployments.iter().find(|d| d.status() == Some("PRIMARY")) else {
+        return Err(refuse(format!(
+            "{environment}'s service {name} has no PRIMARY deployment"
+        )));
+    };
+    match primary.rollout_state() {
+        Some(DeploymentRolloutState::Completed) => {}
+        Some(state) => {
+            return Err(refuse(format!(
+                "{environment}'s last deployment is {}, not COMPLETED: {}",
+                state.as_str(),
+                primary.rollout_state_reason().unwrap_or("no reason given")
+            )));
+        }
+        None if deployments.len() == 1 => {}
+        None => {
+            return Err(refuse(format!(
+                "{environment}'s service {name} is still deploying ({} deployments)",
+                deployments.len()
+            )));
+        }
+    }
+    if primary.running_count() != primary.desired_count() || primary.desired_count() == 0 {
+        return Err(refuse(format!(
+            "{environment}'s service {name} runs {} of {} tasks",
+            primary.running_count(),
+            primary.desired_count()
+        )));
+    }
+    primary
+        .task_definition()
+        .map(str::to_string)
+        .ok_or_else(|| {
+            refuse(format!(
+                "{environment}'s PRIMARY deployment names no task definition"
+            ))
+        })
+}
+
+/// The image and commit of a task definition's application container (`app`, else the only
+/// one), which must be pinned by digest.
+pub fn release_of(environment: &str, td: &TaskDefinition) -> Result<Release> {
+    let arn = td.task_definition_arn().unwrap_or_default().to_string();
+    let containers = td.container_definitions();
+    let app = containers
+        .iter()
+        .find(|c| c.name() == Some("app"))
+        .or(match containers {
+            [only] => Some(only),
+            _ => None,
+        })
+        .ok_or_else(|| {
+            Error::rollout(format!(
+                "{environment}'s task definition {arn} has no container named `app`"
+            ))
+        })?;
+    let image = app.image().unwrap_or_default();
+    let digest = image
+        .rsplit_once('@')
+        .map(|(_, d)| d)
+        .filter(|d| {
+            d.strip_prefix("sha256:")
+                .is_some_and(|h| h.len() == 64 && h.chars().all(|c| c.is_ascii_hexdigit()))
+        })
+        .ok_or_else(|| {
+            Error::rollout(format!(
+                "{environment} runs `{image}`, which is not pinned by digest"
+            ))
+            .with_hint(format!(
+                "deploy {environment} with ecs-poc (it pins images by digest), then promote"
+            ))
+        })?;
+    let commit = app
+        .environment()
+        .iter()
+        .find(|kv| kv.name() == Some("APP_VERSION"))
+        .and_then(|kv| kv.value())
+        .filter(|v| !v.is_empty())
+        .map(str::to_string);
+    Ok(Release {
+        image_ref: image.to_string(),
+        digest: digest.to_string(),
+        commit,
+        task_definition_arn: arn,
+    })
+}
+
 async fn describe_task_definition(
     client: &aws_sdk_ecs::Client,
     arn: &str,

@@ -1,10 +1,17 @@
 //! GitHub, the outside system: the Actions runtime (the event that started the run, workflow
 //! commands `::add-mask::`, `::group::`, `::error::`, the files `$GITHUB_OUTPUT` and
 //! `$GITHUB_STEP_SUMMARY`) and the small part of the REST API we use (issue comments, pull
-//! request state).
+//! request state, deployments and their statuses).
 //!
 //! Workflow commands go to stderr: the runner reads commands from both streams, and stdout
 //! stays free for `--output json`.
+
+mod deployments;
+
+pub use deployments::{
+    DeploymentState, NewDeployment, PERMISSION_HINT, StatusUpdate, cancel_in_progress,
+    status_description,
+};
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -401,6 +408,7 @@ impl From<Comment> for IssueComment {
 /// The REST calls we make, through octocrab's typed API (which honours `GITHUB_API_URL` as its
 /// base URI). octocrab's own retries are off: it retries server errors at once, and would
 /// retry a comment creation too; idempotent calls here are retried with backoff instead.
+#[derive(Clone)]
 pub struct GitHubApi {
     client: octocrab::Octocrab,
     owner: String,

@@ -13,15 +13,15 @@
 //! | layer    | module        | outside system            | owns                                                      |
 //! |----------|---------------|---------------------------|-----------------------------------------------------------|
 //! | edge     | `cli`         | the user / action inputs  | clap definitions, help, subcommands                       |
-//! | pipeline | `pipeline`    | the stages below          | resolve, deploy / plan, destroy, sweep, state keys         |
+//! | pipeline | `pipeline`    | the stages below          | resolve, deploy / plan, destroy, sweep, promote, state keys |
 //! | stage    | `credentials` | GitHub OIDC + AWS STS     | web-identity role assumption and renewal, session names, masking |
 //! | stage    | `terraform`   | terraform / tofu CLI      | init, plan to file, show -json summary, apply, outputs    |
-//! | stage    | `image`       | docker + ECR              | content-hash tag, skip-if-present, temporary docker config, login, build for a platform, push, stack tags |
-//! | stage    | `ecs`         | ECS                       | render task definition, register, update, wait, events    |
+//! | stage    | `image`       | docker + ECR              | content-hash tag, skip-if-present, temporary docker config, login, build for a platform, push, stack tags, copy by digest between registries |
+//! | stage    | `ecs`         | ECS                       | render task definition, register, update, wait, events, the running release |
 //! | stage    | `smoke`       | the deployed endpoint     | GET /healthz and compare the version                      |
 //! | stage    | `comment`     | GitHub issue comments     | render the PR comment and summary, upsert by hidden marker |
 //! | stage    | `github`      | GitHub Actions + REST API | event context, workflow commands, outputs, step summary, API |
-//! | values   | `config`      | `ecs-poc.yml`             | options, file schema, precedence flag > env > file > default |
+//! | values   | `config`      | `ecs-poc.yml`             | options, file schema, environments, precedence flag > env > file > default |
 //! | values   | `domain`      | none                      | command, stack name, sweep action, what the stages produce |
 //! | values   | `report`      | none                      | the result of a run: timings, plans, image, rollout, error |
 //! | values   | `error`       | none                      | error categories and exit codes                           |

@@ -47,8 +47,9 @@ fn main() -> ExitCode {
 }
 
 /// A cancelled workflow run gets SIGINT, then SIGTERM. No destructor runs when a process is
-/// stopped, so the temporary docker config (an ECR login) is removed here before exiting as a
-/// shell reports a signal: 128 + its number.
+/// stopped, so the temporary docker config (an ECR login) is removed here, and the GitHub
+/// deployment in progress marked cancelled, before exiting as a shell reports a signal: 128 +
+/// its number.
 async fn exit_on_signal() {
     use tokio::signal::unix::{SignalKind, signal};
     let (Ok(mut interrupt), Ok(mut terminate)) = (
@@ -66,6 +67,12 @@ async fn exit_on_signal() {
     };
     tracing::warn!("stopped by a signal: removing temporary files and exiting");
     ecs_poc::image::docker_config::remove_all();
+    // A deployment left in progress would show so on GitHub until the environment's next one.
+    let _ = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        ecs_poc::github::cancel_in_progress(),
+    )
+    .await;
     std::process::exit(code);
 }
 

@@ -91,6 +91,18 @@ pub struct SweepRecord {
 pub struct Report {
     pub command: Command,
     pub status: Status,
+    /// The environment of `ecs-poc.yml` the run acted on; absent without `environments:`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub environment: Option<String>,
+    /// promote: the digest that now runs in both environments.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
+    /// promote: the environment the image came from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_environment: Option<String>,
+    /// promote: the commit the image was built from (the source task definition's APP_VERSION).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_commit: Option<String>,
     pub stack: Option<StackName>,
     pub pull_request: Option<u64>,
     pub repository: Option<String>,
@@ -122,6 +134,10 @@ impl Report {
         Self {
             command,
             status: Status::Success,
+            environment: None,
+            digest: None,
+            source_environment: None,
+            source_commit: None,
             stack: None,
             pull_request: None,
             repository: None,
@@ -204,8 +220,9 @@ impl Report {
         crate::redact::redact(&serde_json::to_string_pretty(self).unwrap_or_else(|_| "{}".into()))
     }
 
-    /// The step outputs: `plan-changes`, and `endpoint`, `image`, `task-definition-arn`, `stack`
-    /// when the run has them.
+    /// The step outputs: `plan-changes`, and `endpoint`, `image`, `task-definition-arn`, `stack`,
+    /// `environment`, and for promote `digest`, `source-environment`, `source-commit`, when the
+    /// run has them.
     pub fn outputs(&self) -> Vec<(&'static str, String)> {
         let mut outputs = vec![("plan-changes", self.plan_changes().to_string())];
         if let Some(e) = &self.endpoint {
@@ -219,6 +236,16 @@ impl Report {
         }
         if let Some(s) = &self.stack {
             outputs.push(("stack", s.to_string()));
+        }
+        for (name, value) in [
+            ("environment", &self.environment),
+            ("digest", &self.digest),
+            ("source-environment", &self.source_environment),
+            ("source-commit", &self.source_commit),
+        ] {
+            if let Some(v) = value {
+                outputs.push((name, v.clone()));
+            }
         }
         outputs
     }

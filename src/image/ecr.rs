@@ -154,7 +154,7 @@ pub async fn delete_stack_images(
     Ok(removed)
 }
 
-pub(super) async fn repository_uri(ecr: &aws_sdk_ecr::Client, repository: &str) -> Result<String> {
+pub async fn repository_uri(ecr: &aws_sdk_ecr::Client, repository: &str) -> Result<String> {
     let out = ecr.describe_repositories().repository_names(repository).send().await.map_err(|e| {
         let not_found = e.as_service_error().is_some_and(|s| s.is_repository_not_found_exception());
         let err = Error::image(format!("ECR repository `{repository}`: {}", aws_message(&e))).with_source(e);

@@ -8,6 +8,7 @@
 //! working and is removed afterwards, so nothing is left in `~/.docker`.
 
 pub mod context;
+pub mod copy;
 pub mod docker_config;
 pub mod ecr;
 
@@ -18,7 +19,8 @@ use tokio::process::Command;
 pub use crate::domain::BuiltImage;
 pub use context::{BuildInputs, DockerIgnore, content_tag};
 pub use docker_config::TemporaryDockerConfig;
-use ecr::{authorization, existing_digest, repository_uri};
+pub use ecr::repository_uri;
+use ecr::{authorization, existing_digest};
 pub use ecr::{delete_images, delete_stack_images, list_image_tags, stack_tag, tag_for_stack};
 
 use crate::process::{self, ProcessError, Stream};

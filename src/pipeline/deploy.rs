@@ -27,25 +27,25 @@ use crate::terraform::{Outputs, PlanMode, Stack, Terraform};
 use crate::{Error, Result};
 
 /// How the terraform branch treats the two stacks.
-struct TerraformPlan<'a> {
-    tf: &'a Terraform,
-    shared: Stack,
-    preview: Stack,
-    stack: &'a StackName,
-    apply_shared: bool,
-    plan_only: bool,
+pub(super) struct TerraformPlan<'a> {
+    pub(super) tf: &'a Terraform,
+    pub(super) shared: Stack,
+    pub(super) preview: Stack,
+    pub(super) stack: &'a StackName,
+    pub(super) apply_shared: bool,
+    pub(super) plan_only: bool,
     /// The last plan of the shared stack, when it is still the plan: no need to plan again.
-    shared_reused: Option<SharedPlanStamp>,
+    pub(super) shared_reused: Option<SharedPlanStamp>,
 }
 
 /// What the terraform branch produced: the plans it made and the preview stack's outputs.
-struct TerraformDone {
+pub(super) struct TerraformDone {
     plans: Vec<PlanRecord>,
     outputs: Outputs,
 }
 
 /// An image branch failure, with how long it took until then.
-type ImageFailure = (Error, Duration);
+pub(super) type ImageFailure = (Error, Duration);
 
 impl Run<'_> {
     /// deploy, or with `plan_only` the plan command.
@@ -57,6 +57,8 @@ impl Run<'_> {
         report.commit = Some(commit.clone());
         if !plan_only {
             self.warn_if_checkout_differs(&commit);
+            // Before anything is applied, so GitHub shows the deploy in progress.
+            self.start_deployment(&stack, &commit).await;
         }
         let bucket = self.bucket()?;
         let session = self.credentials(report).await?;
@@ -227,7 +229,7 @@ impl Run<'_> {
     }
 
     /// Puts the service on the image, waits for it, then asks the endpoint for the version.
-    async fn roll_out(
+    pub(super) async fn roll_out(
         &self,
         report: &mut Report,
         clients: &Clients,
@@ -310,7 +312,7 @@ impl Run<'_> {
 /// Plans (and applies, where this run may) the shared stack, then the preview stack; reads the
 /// preview stack's outputs when it was applied. `shared_done` fires once the shared stack is
 /// settled, for the image branch waiting on it.
-async fn terraform_branch(
+pub(super) async fn terraform_branch(
     t: &TerraformPlan<'_>,
     shared_done: oneshot::Sender<()>,
 ) -> Result<TerraformDone> {
@@ -371,7 +373,7 @@ async fn terraform_branch(
 
 /// Records both branches in the report; the first error (terraform's before the image's) ends
 /// the run, and with none the preview stack's outputs are returned.
-fn record_branches(
+pub(super) fn record_branches(
     report: &mut Report,
     tf_result: Result<TerraformDone>,
     tf_took: Duration,

@@ -104,6 +104,7 @@ impl Run<'_> {
         .await
         .map_err(|e| add_retry_hint(e, stack))?;
         report.torn_down_at = Some(now_utc());
+        self.deactivate_deployments(stack).await;
         Ok(())
     }
 }

@@ -1,7 +1,7 @@
-//! The commands, stage by stage: deploy, plan, destroy, sweep.
+//! The commands, stage by stage: deploy, plan, destroy, sweep, promote.
 //!
 //! [`prepare`] resolves the settings, the event, the command and the stack ([`resolve`]); a
-//! [`Run`] then executes its command ([`deploy`], [`destroy`], [`sweep`]) against the stages,
+//! [`Run`] then executes its command ([`deploy`], [`destroy`], [`sweep`], [`promote`]) against the stages,
 //! and finally says what happened in the pull request comment, the step summary and the step
 //! outputs. Each stage is timed, wrapped in a `::group::`, and recorded in the [`Report`]; a
 //! failing stage ends the run with its error category's exit code after the comment and the
@@ -11,7 +11,9 @@
 //! stack, what is applied where, what may be destroyed) and the stages hold the mechanics.
 
 mod deploy;
+mod deployment;
 mod destroy;
+mod promote;
 mod resolve;
 mod state;
 mod sweep;
@@ -26,6 +28,7 @@ use crate::github::{Context, GitHubApi, Workflow};
 use crate::report::{Report, StageStatus};
 use crate::{Error, Result};
 
+pub use deployment::IMPLICIT_ENVIRONMENT;
 pub use resolve::{default_command, prepare, resolve_stack};
 pub use state::{SHARED_STATE_KEY, list_preview_stacks, preview_state_key};
 
@@ -38,6 +41,8 @@ pub struct Run<'a> {
     pub command: Command,
     /// The GitHub API client, when there is a token and a repository to talk to.
     github: Option<GitHubApi>,
+    /// The GitHub deployment this run started and the finish path ends.
+    deployment: std::sync::Mutex<Option<deployment::Tracked>>,
 }
 
 /// The AWS clients of one run, all built from the one SDK configuration the credentials stage
@@ -93,6 +98,10 @@ async fn stage<T>(
 impl Run<'_> {
     fn new_report(&self, command: Command) -> Report {
         let mut r = Report::new(command);
+        r.environment = self
+            .settings
+            .named_environment
+            .then(|| self.settings.environment.clone());
         r.repository = self.repository();
         r.run_url = self.ctx.run_url();
         r.dry_run = self.settings.dry_run;
@@ -107,10 +116,12 @@ impl Run<'_> {
             Command::Plan => self.deploy(&mut report, true).await,
             Command::Destroy => self.destroy_command(&mut report).await,
             Command::Sweep => self.sweep(&mut report).await,
+            Command::Promote => self.promote(&mut report).await,
         };
         if let Err(e) = &result {
             report.fail(e, None);
         }
+        self.finish_deployment(&report, result.as_ref().err()).await;
         self.finish(&mut report, result.err()).await
     }
 
@@ -171,12 +182,33 @@ impl Run<'_> {
     }
 
     async fn credentials(&self, report: &mut Report) -> Result<AwsSession> {
+        let preview_settings = self.preview_role_settings();
         stage(
             report,
             &self.workflow,
             "credentials",
-            credentials::establish(&self.settings, &self.ctx, &self.workflow, self.env),
+            credentials::establish(
+                preview_settings.as_ref().unwrap_or(&self.settings),
+                &self.ctx,
+                &self.workflow,
+                self.env,
+            ),
         )
         .await
+    }
+
+    /// A pull request's stack (deploy, plan, destroy) assumes the environment's
+    /// `preview-role-to-assume` when it names one.
+    fn preview_role_settings(&self) -> Option<Settings> {
+        let role = self.settings.preview_role_to_assume.clone()?;
+        let previewing = matches!(
+            self.command,
+            Command::Deploy | Command::Plan | Command::Destroy
+        ) && self.stack().is_ok_and(|s| !s.is_main());
+        previewing.then(|| {
+            let mut s = self.settings.clone();
+            s.role_to_assume = Some(role);
+            s
+        })
     }
 }

@@ -56,6 +56,7 @@ pub fn prepare<'a>(command: Option<Command>, opts: &Options, env: &'a dyn Env) -
         env,
         command,
         github,
+        deployment: Default::default(),
     })
 }
 
@@ -92,7 +93,7 @@ pub fn default_command(ctx: &Context, pull_request: Option<u64>) -> Result<Comma
         Event::None => Err(Error::config("no command given and not in a GitHub Actions run")
             .with_hint("run `ecs-poc deploy`, `ecs-poc plan`, `ecs-poc destroy` or `ecs-poc sweep`; see --help")),
         Event::Other(name) => Err(Error::config(format!("no default command for the `{name}` event"))
-            .with_hint("set the `command` input (deploy, plan, destroy or sweep)")),
+            .with_hint("set the `command` input (deploy, plan, destroy, sweep or promote)")),
     }
 }
 
@@ -171,12 +172,21 @@ impl Run<'_> {
             .with_renewing(session.renewing.clone())
     }
 
+    /// Both stacks' `environment` variable, for a named environment (the implicit `main` keeps
+    /// the stacks' default).
+    fn environment_var(&self) -> Option<(String, String)> {
+        self.settings
+            .named_environment
+            .then(|| ("environment".to_string(), self.settings.environment.clone()))
+    }
+
     /// The shared stack: cluster, load balancer, ECR repository; one per repository.
-    pub(super) fn shared_stack(&self, bucket: &str) -> Stack {
+    pub fn shared_stack(&self, bucket: &str) -> Stack {
         let mut vars = BTreeMap::from([("region".to_string(), self.settings.aws_region.clone())]);
         if let Some(r) = self.repository() {
             vars.insert("repository".into(), r);
         }
+        vars.extend(self.environment_var());
         vars.extend(self.settings.shared_vars.clone());
         Stack {
             dir: self.settings.shared_dir.clone(),
@@ -188,7 +198,7 @@ impl Run<'_> {
     }
 
     /// A preview stack: the service of `main` or of one pull request.
-    pub(super) fn preview_stack(&self, bucket: &str, stack: &StackName) -> Stack {
+    pub fn preview_stack(&self, bucket: &str, stack: &StackName) -> Stack {
         let s = &self.settings;
         let mut vars = BTreeMap::from([
             ("region".to_string(), s.aws_region.clone()),
@@ -198,6 +208,7 @@ impl Run<'_> {
         if let Some(r) = self.repository() {
             vars.insert("repository".into(), r);
         }
+        vars.extend(self.environment_var());
         let sv = &s.service;
         for (k, v) in [
             ("desired_count", sv.desired_count.map(|v| v.to_string())),

@@ -1,7 +1,11 @@
 data "aws_caller_identity" "current" {}
 
 locals {
-  bucket = var.state_bucket_name != "" ? var.state_bucket_name : "${var.name}-tfstate-${data.aws_caller_identity.current.account_id}-${var.region}"
+  # Bucket names are global: the account and region make the default unique, the environment
+  # keeps two environments of one account and region apart. The environment main (a repository
+  # with a single environment) keeps the name it always had.
+  bucket_prefix = var.environment == "main" ? var.name : "${var.name}-${var.environment}"
+  bucket        = var.state_bucket_name != "" ? var.state_bucket_name : "${local.bucket_prefix}-tfstate-${data.aws_caller_identity.current.account_id}-${var.region}"
 }
 
 resource "aws_s3_bucket" "state" {
@@ -100,4 +104,7 @@ module "github_oidc" {
   state_bucket_name    = local.bucket
   create_oidc_provider = var.create_oidc_provider
   oidc_provider_arn    = var.oidc_provider_arn
+  previews             = var.previews
+  github_environment   = var.github_environment
+  promotion_targets    = var.promotion_targets
 }

@@ -13,14 +13,24 @@ output "oidc_provider_arn" {
   value       = module.github_oidc.oidc_provider_arn
 }
 
+output "environment" {
+  description = "Environment these roles and this bucket serve (its name in ecs-poc.yml's environments:)."
+  value       = var.environment
+}
+
 output "preview_role_arn" {
-  description = "role-to-assume for pull-request workflows (preview stacks)."
+  description = "role-to-assume for pull-request workflows (preview stacks): the environment's preview-role-to-assume; null when previews is false."
   value       = module.github_oidc.preview_role_arn
 }
 
 output "shared_role_arn" {
-  description = "role-to-assume for the default branch's shared-stack workflow."
+  description = "role-to-assume of the default branch's (or the github_environment's) workflow: the environment's role-to-assume."
   value       = module.github_oidc.shared_role_arn
+}
+
+output "promote_source_role_arn" {
+  description = "Read-only role the promotion_targets' jobs assume to promote this environment's image: the environment's promote-source-role; null without promotion_targets."
+  value       = module.github_oidc.promote_source_role_arn
 }
 
 output "task_permissions_boundary_arn" {

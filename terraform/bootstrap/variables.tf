@@ -19,12 +19,38 @@ variable "name" {
 }
 
 variable "environment" {
-  description = "Environment (as in the shared stack)."
+  description = "Environment (as in the shared stack and the environments: key of ecs-poc.yml), e.g. staging or production; apply bootstrap once per environment, in that environment's account."
   type        = string
   default     = "main"
   validation {
-    condition     = can(regex("^[a-z][a-z0-9]{0,7}$", var.environment))
-    error_message = "environment must be 1-8 lower-case letters or digits, starting with a letter."
+    condition     = length(var.environment) <= 20 && can(regex("^[a-z]([a-z0-9]|-[a-z0-9])*$", var.environment)) && length("${var.name}-${var.environment}") <= 21
+    error_message = "environment must be 1-20 lower-case letters, digits or single inner hyphens, starting with a letter, and <name>-<environment> at most 21 characters (it prefixes load balancer and target group names, limited to 32 by AWS)."
+  }
+}
+
+variable "previews" {
+  description = "Create the preview role, which pull requests assume to deploy preview stacks; false for an environment without previews (e.g. production)."
+  type        = bool
+  default     = true
+}
+
+variable "github_environment" {
+  description = "GitHub environment whose jobs alone may assume the shared role (sub repo:OWNER/NAME:environment:<name>), never a pull request's or a branch's token; empty: the default branch's ref."
+  type        = string
+  default     = ""
+  validation {
+    condition     = var.github_environment == "" || can(regex("^[A-Za-z0-9_.-]{1,100}$", var.github_environment))
+    error_message = "github_environment must be empty or a GitHub environment name of 1-100 letters, digits, '.', '_' or '-'."
+  }
+}
+
+variable "promotion_targets" {
+  description = "GitHub environments that promote from this one (at most 3): their jobs may assume the read-only <name>-<environment>-promote-source role; empty: no such role."
+  type        = list(string)
+  default     = []
+  validation {
+    condition     = length(var.promotion_targets) <= 3 && alltrue([for t in var.promotion_targets : can(regex("^[A-Za-z0-9_.-]{1,100}$", t))]) && length(distinct(var.promotion_targets)) == length(var.promotion_targets)
+    error_message = "promotion_targets must list at most 3 distinct GitHub environment names of 1-100 letters, digits, '.', '_' or '-'."
   }
 }
 
@@ -58,7 +84,7 @@ variable "private_zone_name" {
 }
 
 variable "state_bucket_name" {
-  description = "Name of the state bucket; empty: <name>-tfstate-<account id>-<region> (globally unique)."
+  description = "Name of the state bucket; empty: <name>-<environment>-tfstate-<account id>-<region> (globally unique; the environment main keeps <name>-tfstate-<account id>-<region>)."
   type        = string
   default     = ""
   validation {

@@ -16,14 +16,20 @@ WORKFLOWS = REPO / ".github" / "workflows"
 BINARY_INPUTS = {
     "command", "role-to-assume", "aws-region", "role-session-name", "role-duration-seconds", "github-token",
     "state-bucket", "stack", "pull-request", "config", "terraform-binary", "wait-timeout", "smoke-check", "force",
-    "dry-run", "output",
+    "dry-run", "output", "environment", "from", "to",
 }  # fmt: skip
 ACTION_ONLY_INPUTS = {"version", "terraform-version", "terraform-download-url"}
-BINARY_OUTPUTS = {"endpoint", "image", "task-definition-arn", "plan-changes", "stack"}
+BINARY_OUTPUTS = {
+    "endpoint", "image", "task-definition-arn", "plan-changes", "stack", "environment", "digest", "source-environment",
+    "source-commit",
+}  # fmt: skip
 OUTPUTS = BINARY_OUTPUTS | {"changed"}
 # Inputs whose non-empty default would change what the binary does: settings ecs-poc.yml may carry (input > file >
 # default), and `config`, which the binary treats as "must exist" once it is given.
-EMPTY_DEFAULT = {"aws-region", "wait-timeout", "smoke-check", "terraform-binary", "role-duration-seconds", "config"}
+EMPTY_DEFAULT = {
+    "aws-region", "wait-timeout", "smoke-check", "terraform-binary", "role-duration-seconds", "config", "environment",
+    "from", "to",
+}  # fmt: skip
 PINNED = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}$")
 
 
@@ -50,7 +56,9 @@ def workflow_files() -> list[Path]:
 
 
 def test_the_issue_s_workflows_exist() -> None:
-    assert {p.name for p in workflow_files()} >= {"ci.yml", "preview.yml", "teardown.yml", "sweep.yml", "release.yml"}
+    assert {p.name for p in workflow_files()} >= {
+        "ci.yml", "preview.yml", "teardown.yml", "sweep.yml", "release.yml", "promote.yml",
+    }  # fmt: skip
 
 
 def test_action_inputs_and_outputs_are_the_agreed_ones() -> None:
@@ -149,7 +157,7 @@ def test_checkouts_keep_no_credentials(path: Path) -> None:
 
 
 PREVIEW = load(WORKFLOWS / "preview.yml")
-AWS_JOB_PERMISSIONS = {"id-token": "write", "contents": "read", "pull-requests": "write"}
+AWS_JOB_PERMISSIONS = {"id-token": "write", "contents": "read", "pull-requests": "write", "deployments": "write"}
 
 
 def test_preview_runs_on_pull_request_events_including_closed() -> None:
@@ -203,6 +211,34 @@ def test_sweep_is_scheduled_and_can_be_dry_run_by_hand() -> None:
     assert doc["on"]["workflow_dispatch"]["inputs"]["dry-run"]["type"] == "boolean"
     action = next(step for step in doc["jobs"]["sweep"]["steps"] if step.get("uses") == "./")
     assert action["with"]["command"] == "sweep"
+
+
+def test_the_default_branch_s_deploy_may_record_its_deployment() -> None:
+    assert PREVIEW["jobs"]["deploy-main"]["permissions"] == {
+        "id-token": "write",
+        "contents": "read",
+        "deployments": "write",
+    }
+
+
+def test_sweep_may_mark_the_deployments_of_what_it_destroys_inactive() -> None:
+    assert load(WORKFLOWS / "sweep.yml")["jobs"]["sweep"]["permissions"]["deployments"] == "write"
+
+
+PROMOTE = load(WORKFLOWS / "promote.yml")
+
+
+def test_promote_runs_on_a_published_release_or_by_hand() -> None:
+    assert PROMOTE["on"] == {"release": {"types": ["published"]}, "workflow_dispatch": None}
+
+
+def test_promote_runs_in_the_production_environment_so_its_reviewers_gate_it() -> None:
+    (job,) = PROMOTE["jobs"].values()
+    assert job["environment"] == "production"
+    assert job["permissions"] == {"id-token": "write", "contents": "read", "deployments": "write"}
+    assert job["concurrency"] == {"group": "ecs-poc-production", "cancel-in-progress": False}
+    action = next(step for step in job["steps"] if step.get("uses") == "./")
+    assert action["with"] == {"command": "promote", "from": "staging", "to": "production"}
 
 
 DOC = REPO / "docs" / "use-in-your-repository.md"

@@ -199,6 +199,11 @@ def test_inputs_reach_the_binary_and_its_outputs_become_the_action_s(
         "plan-changes": "3",
         "changed": "true",
         "stack": "pr-7",
+        # Set only with `environments:` in ecs-poc.yml (environment) or by promote (the other three).
+        "environment": "",
+        "digest": "",
+        "source-environment": "",
+        "source-commit": "",
     }
     # The install step's log says which release it verified; the token never shows up in any step's output.
     assert "sha256 verified" in results[0].stderr

@@ -33,9 +33,12 @@ def cache_dir() -> Path:
     return Path(os.environ.get("ECS_POC_CACHE", Path.home() / ".cache" / "ecs-poc"))
 
 
-def oidc_subject(repository: str, event_name: str, event: dict[str, Any]) -> str:
-    """The `sub` GitHub puts in a job's OIDC token: pull requests by event, everything else by ref
-    (a schedule or workflow_dispatch runs on the default branch)."""
+def oidc_subject(repository: str, event_name: str, event: dict[str, Any], environment: str | None = None) -> str:
+    """The `sub` GitHub puts in a job's OIDC token: a job in a GitHub environment by that environment,
+    pull requests by event, everything else by ref (a schedule or workflow_dispatch runs on the
+    default branch)."""
+    if environment:
+        return f"repo:{repository}:environment:{environment}"
     if event_name.startswith("pull_request"):
         return f"repo:{repository}:pull_request"
     return f"repo:{repository}:ref:{event.get('ref') or 'refs/heads/main'}"
@@ -194,7 +197,10 @@ class Runner:
 
     # runs --------------------------------------------------------------------------------------
     def run(self, event_name: str, event: dict[str, Any], *, sha: str, inputs: dict[str, str] | None = None,
-            args: list[str] | None = None, oidc: bool = True, timeout: float = 900) -> RunResult:
+            args: list[str] | None = None, oidc: bool = True, timeout: float = 900,
+            environment: str | None = None) -> RunResult:
+        """One job running the binary. `environment`: the GitHub environment the job runs in (`environment:`
+        in the workflow), which is what its OIDC token's `sub` names."""
         self._run_id += 1
         run_dir = self.runner_temp / f"run-{self._run_id}"
         run_dir.mkdir()
@@ -229,7 +235,8 @@ class Runner:
         }
         if oidc:
             env["ACTIONS_ID_TOKEN_REQUEST_URL"] = with_oidc_subject(
-                f"{self.github.url}/oidc/token?api-version=2.0", oidc_subject(self.repository, event_name, event))
+                f"{self.github.url}/oidc/token?api-version=2.0",
+                oidc_subject(self.repository, event_name, event, environment))
             env["ACTIONS_ID_TOKEN_REQUEST_TOKEN"] = OIDC_REQUEST_TOKEN
         for name, value in (inputs or {}).items():
             env[f"INPUT_{name.upper()}"] = value

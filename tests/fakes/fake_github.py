@@ -14,9 +14,17 @@ Served:
                                                          comment another login wrote)
   GET    /repos/{o}/{r}/pulls/{n}                     -> the pull request's required fields and its state;
                                                          unknown numbers are open
+  POST   /repos/{o}/{r}/deployments                   -> create (environment, ref, transient/production flags)
+  GET    /repos/{o}/{r}/deployments?environment=..    -> newest first, paginated like the comments
+  POST   /repos/{o}/{r}/deployments/{id}/statuses     -> add a status (404 for an unknown deployment)
+  GET    /repos/{o}/{r}/deployments/{id}/statuses     -> newest first, paginated
+                                                         (all four answer 403 "Resource not accessible by
+                                                         integration" while deployments are forbidden)
   GET    /oidc/token?audience=...                     -> {"value": "<jwt-like>"} for the right bearer
 Test control (no auth):
-  GET    /_fake/state    every comment, every API call (method, path, status), OIDC audiences
+  GET    /_fake/state    every comment, every deployment (with its `statuses` in order, oldest
+                         first), every API call (method, path, status), OIDC audiences
+  POST   /_fake/deployments {"forbidden": true} (a token without `deployments: write`)
   POST   /_fake/pulls    {"number": 1, "state": "closed"}
   POST   /_fake/comments {"issue": 1, "login": "someone", "body": "..."} (a comment by another user)
   POST   /_fake/outage {"status": 502, "count": 2} (the next `count` API calls answer `status`)
@@ -59,6 +67,8 @@ class State:
         self.outage_status = 0
         self.outage_left = 0
         self.audiences: list[str] = []
+        self.deployments: dict[int, dict[str, Any]] = {}
+        self.deployments_forbidden = False
 
     def dump(self) -> dict[str, Any]:
         return {
@@ -66,6 +76,7 @@ class State:
             "pulls": {str(k): v for k, v in self.pulls.items()},
             "calls": self.calls,
             "oidc_audiences": self.audiences,
+            "deployments": sorted(self.deployments.values(), key=lambda d: d["id"]),
         }
 
 
@@ -86,6 +97,9 @@ def jwt_like(audience: str, subject: str = "") -> str:
 COMMENTS = re.compile(r"^/repos/([^/]+)/([^/]+)/issues/(\d+)/comments$")
 COMMENT = re.compile(r"^/repos/([^/]+)/([^/]+)/issues/comments/(\d+)$")
 PULL = re.compile(r"^/repos/([^/]+)/([^/]+)/pulls/(\d+)$")
+DEPLOYMENTS = re.compile(r"^/repos/([^/]+)/([^/]+)/deployments$")
+STATUSES = re.compile(r"^/repos/([^/]+)/([^/]+)/deployments/(\d+)/statuses$")
+DEPLOYMENT_STATES = {"error", "failure", "inactive", "in_progress", "queued", "pending", "success"}
 
 
 def make_handler(state: State) -> type[BaseHTTPRequestHandler]:
@@ -194,6 +208,9 @@ def make_handler(state: State) -> type[BaseHTTPRequestHandler]:
                 body = self.read_json()
                 state.pulls[int(body["number"])] = str(body["state"])
                 return self.send_json(200, {})
+            if path == "/_fake/deployments" and self.command == "POST":
+                state.deployments_forbidden = bool(self.read_json().get("forbidden", False))
+                return self.send_json(200, {})
             if path == "/_fake/comments" and self.command == "POST":
                 body = self.read_json()
                 c = self.new_comment(str(body.get("repo", "owner/repo")), int(body["issue"]), str(body["body"]))
@@ -228,7 +245,133 @@ def make_handler(state: State) -> type[BaseHTTPRequestHandler]:
             state.comments[state.next_id] = c
             return c
 
+        def page(
+            self, path: str, query: dict[str, list[str]], items: list[dict[str, Any]]
+        ) -> tuple[list[dict[str, Any]], dict[str, str] | None]:
+            per_page = int((query.get("per_page") or ["30"])[0])
+            page = int((query.get("page") or ["1"])[0])
+            chunk = items[(page - 1) * per_page : page * per_page]
+            if page * per_page >= len(items):
+                return chunk, None
+            rest = "".join(f"&{k}={v[0]}" for k, v in query.items() if k not in ("per_page", "page"))
+            following = f"{self.base_url()}{path}?per_page={per_page}&page={page + 1}{rest}"
+            return chunk, {"Link": f'<{following}>; rel="next"'}
+
+        def deployment_json(self, d: dict[str, Any]) -> dict[str, Any]:
+            url = f"{self.base_url()}/repos/{d['repo']}/deployments/{d['id']}"
+            return {
+                "url": url,
+                "id": d["id"],
+                "node_id": f"DE_{d['id']}",
+                "sha": d["ref"],
+                "ref": d["ref"],
+                "task": d["task"],
+                "payload": d["payload"],
+                "original_environment": d["environment"],
+                "environment": d["environment"],
+                "description": d["description"],
+                "creator": self.user_json(state.login),
+                "created_at": d["created_at"],
+                "updated_at": d["created_at"],
+                "statuses_url": f"{url}/statuses",
+                "repository_url": f"{self.base_url()}/repos/{d['repo']}",
+                "transient_environment": d["transient_environment"],
+                "production_environment": d["production_environment"],
+            }
+
+        def status_json(self, d: dict[str, Any], s: dict[str, Any]) -> dict[str, Any]:
+            deployment_url = f"{self.base_url()}/repos/{d['repo']}/deployments/{d['id']}"
+            return {
+                "url": f"{deployment_url}/statuses/{s['id']}",
+                "id": s["id"],
+                "node_id": f"DES_{s['id']}",
+                "state": s["state"],
+                "creator": self.user_json(state.login),
+                "description": s["description"],
+                "environment": d["environment"],
+                "target_url": s["log_url"],
+                "log_url": s["log_url"],
+                "environment_url": s["environment_url"],
+                "created_at": s["created_at"],
+                "updated_at": s["created_at"],
+                "deployment_url": deployment_url,
+                "repository_url": f"{self.base_url()}/repos/{d['repo']}",
+            }
+
+        def deployments_api(
+            self, path: str, query: dict[str, list[str]]
+        ) -> tuple[int, Any, dict[str, str] | None] | None:
+            m = DEPLOYMENTS.match(path)
+            s = STATUSES.match(path)
+            if not m and not s:
+                return None
+            # Read the body even to refuse: an unread body would corrupt the kept-alive connection.
+            body: dict[str, Any] = self.read_json() if self.command == "POST" else {}
+            if state.deployments_forbidden:
+                return 403, {"message": "Resource not accessible by integration"}, None
+            now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+            if m:
+                repo = f"{m.group(1)}/{m.group(2)}"
+                if self.command == "POST":
+                    if not body.get("ref"):
+                        return 422, {"message": "Validation Failed: ref is required"}, None
+                    state.next_id += 1
+                    environment = str(body.get("environment") or "production")
+                    d: dict[str, Any] = {
+                        "id": state.next_id,
+                        "repo": repo,
+                        "ref": str(body["ref"]),
+                        "task": str(body.get("task") or "deploy"),
+                        "payload": body.get("payload") or {},
+                        "environment": environment,
+                        "description": body.get("description"),
+                        "auto_merge": body.get("auto_merge", True),
+                        "required_contexts": body.get("required_contexts"),
+                        "transient_environment": bool(body.get("transient_environment", False)),
+                        "production_environment": bool(body.get("production_environment", environment == "production")),
+                        "created_at": now,
+                        "statuses": [],
+                    }
+                    state.deployments[d["id"]] = d
+                    return 201, self.deployment_json(d), None
+                if self.command == "GET":
+                    wanted = query.get("environment") or []
+                    mine = [
+                        d
+                        for d in sorted(state.deployments.values(), key=lambda d: -d["id"])
+                        if d["repo"] == repo and (not wanted or d["environment"] == wanted[0])
+                    ]
+                    chunk, links = self.page(path, query, mine)
+                    return 200, [self.deployment_json(d) for d in chunk], links
+                return 404, {"message": "Not Found"}, None
+            assert s is not None
+            found = state.deployments.get(int(s.group(3)))
+            if found is None or found["repo"] != f"{s.group(1)}/{s.group(2)}":
+                return 404, {"message": "Not Found"}, None
+            d = found
+            if self.command == "POST":
+                if body.get("state") not in DEPLOYMENT_STATES:
+                    return 422, {"message": f"Validation Failed: state {body.get('state')!r}"}, None
+                state.next_id += 1
+                status: dict[str, Any] = {
+                    "id": state.next_id,
+                    "state": body["state"],
+                    "description": body.get("description"),
+                    "environment_url": body.get("environment_url"),
+                    "log_url": body.get("log_url"),
+                    "created_at": now,
+                }
+                d["statuses"].append(status)
+                return 201, self.status_json(d, status), None
+            if self.command == "GET":
+                chunk, links = self.page(path, query, list(reversed(d["statuses"])))
+                return 200, [self.status_json(d, st) for st in chunk], links
+            return 404, {"message": "Not Found"}, None
+
         def api(self, path: str, query: dict[str, list[str]]) -> tuple[int, Any, dict[str, str] | None]:
+            answered = self.deployments_api(path, query)
+            if answered is not None:
+                return answered
             if path == "/user" and self.command == "GET":
                 if state.user_forbidden:
                     return 403, {"message": "Resource not accessible by integration"}, None

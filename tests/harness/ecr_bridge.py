@@ -10,6 +10,11 @@ The emulator proxy calls this bridge around every ECR API request:
 - after BatchDeleteImage: an image moto no longer holds under any tag is deleted from the registry
   too, so a pull of a deleted image fails as it would on ECR.
 
+Several accounts (`EcrBridge(..., registries=[(account, region), ...])`): every
+`<account>.dkr.ecr.<region>.amazonaws.com` is the same registry, so a repository belongs to the
+account (and region) whose moto ECR has a repository of that name; the names must differ between
+accounts (they do: `ecs-poc-<environment>`).
+
 Nothing here is in the binary: it talks to the ECR API and to the registry exactly as in production.
 """
 
@@ -45,8 +50,9 @@ def _cache_dir() -> Path:
 class Registry:
     """The registry-as-ECR over HTTPS with basic auth, as `docker` itself reaches it."""
 
-    def __init__(self, region: str) -> None:
-        self.base = f"https://{ACCOUNT_ID}.dkr.ecr.{region}.amazonaws.com"
+    def __init__(self, region: str, account: str = ACCOUNT_ID) -> None:
+        self.host = f"{account}.dkr.ecr.{region}.amazonaws.com"
+        self.base = f"https://{self.host}"
         # setup-registry.sh signs the registry's certificate with its own CA (ca.pem); older
         # setups served a self-signed cert.pem.
         registry_dir = _cache_dir() / "registry"
@@ -98,46 +104,71 @@ class Registry:
         return deleted
 
 
-class EcrBridge:
-    def __init__(self, moto_endpoint: str, region: str) -> None:
-        self.registry = Registry(region)
-        self.region = region
-        self.moto_endpoint = moto_endpoint
-        self._seen: set[tuple[str, str]] = set()  # (repository, digest) already imported or deleted
-        self._lock = threading.Lock()
+class _AccountRegistry:
+    """One account's ECR in one region: its registry host and its moto ECR API."""
 
-    def _ecr(self) -> Any:
+    def __init__(self, moto_endpoint: str, account: str, region: str) -> None:
+        self.account, self.region = account, region
+        self.registry = Registry(region, account)
+        self.moto_endpoint = moto_endpoint
+
+    def ecr(self) -> Any:
         import boto3  # lazily: only bridged runs need it
 
-        return boto3.client("ecr", region_name=self.region, endpoint_url=self.moto_endpoint,
-                            aws_access_key_id="testing", aws_secret_access_key="testing")
+        client = boto3.client("ecr", region_name=self.region, endpoint_url=self.moto_endpoint,
+                              aws_access_key_id="testing", aws_secret_access_key="testing")
+        if self.account != ACCOUNT_ID:
+            account = self.account
+
+            def in_account(request: Any, **_: Any) -> None:
+                request.headers["x-moto-account-id"] = account
+
+            client.meta.events.register("before-sign.*.*", in_account)
+        return client
+
+
+class EcrBridge:
+    def __init__(self, moto_endpoint: str, region: str, registries: list[tuple[str, str]] | None = None) -> None:
+        self.accounts = [_AccountRegistry(moto_endpoint, account, where)
+                         for account, where in (registries or [(ACCOUNT_ID, region)])]
+        self.registry = self.accounts[0].registry
+        self.region = region
+        self.moto_endpoint = moto_endpoint
+        # (account, repository, digest) already imported or deleted
+        self._seen: set[tuple[str, str, str]] = set()
+        self._lock = threading.Lock()
 
     def before(self, target: str) -> None:
         if not self.registry.available or not target.startswith(ECR_TARGET_PREFIX):
             return
         with self._lock:
             try:
-                self._import_new_pushes()
+                for account in self.accounts:
+                    self._import_new_pushes(account)
             except (OSError, urllib.error.URLError, ValueError) as err:
                 # No registry running: moto alone answers, as it would without the bridge.
                 print(f"ecr-bridge: registry not reachable, moto answers alone: {err}", file=sys.stderr)
 
-    def _import_new_pushes(self) -> None:
-        ecr = self._ecr()
+    def _import_new_pushes(self, account: _AccountRegistry) -> None:
+        ecr = account.ecr()
         known = {r["repositoryName"] for r in ecr.describe_repositories().get("repositories", [])}
-        for repository in self.registry.repositories():
+        if not known:
+            return
+        registry = account.registry
+        for repository in registry.repositories():
             if repository not in known:
                 continue
-            for tag in self.registry.tags(repository):
-                found = self.registry.manifest(repository, tag)
+            for tag in registry.tags(repository):
+                found = registry.manifest(repository, tag)
                 if found is None:
                     continue
                 digest, media_type, manifest = found
-                if (repository, digest) in self._seen:
+                if (account.account, repository, digest) in self._seen:
                     continue
-                self._import(ecr, repository, tag, digest, media_type, manifest)
+                self._import(ecr, account.account, repository, tag, digest, media_type, manifest)
 
-    def _import(self, ecr: Any, repository: str, tag: str, digest: str, media_type: str, manifest: str) -> None:
+    def _import(self, ecr: Any, account: str, repository: str, tag: str, digest: str, media_type: str,
+                manifest: str) -> None:
         # moto derives a digest from the layers unless told; ECR's digest is the manifest's, as the
         # registry reports it, and image references by digest must resolve on both sides.
         kwargs: dict[str, Any] = {"repositoryName": repository, "imageManifest": manifest, "imageTag": tag,
@@ -151,7 +182,7 @@ class EcrBridge:
         except ecr.exceptions.ImageTagAlreadyExistsException:
             pass
         # Other tags of the same push share the digest: one import records them all.
-        self._seen.add((repository, digest))
+        self._seen.add((account, repository, digest))
 
     def after(self, target: str, request_body: bytes) -> None:
         if not self.registry.available or target != f"{ECR_TARGET_PREFIX}BatchDeleteImage":
@@ -162,24 +193,30 @@ class EcrBridge:
             return
         with self._lock:
             try:
-                self._delete_untagged(repository)
+                for account in self.accounts:
+                    self._delete_untagged(account, repository)
             except (OSError, urllib.error.URLError, ValueError) as err:
                 print(f"ecr-bridge: could not mirror a deletion to the registry: {err}", file=sys.stderr)
 
-    def _delete_untagged(self, repository: str) -> None:
-        ecr = self._ecr()
+    def _delete_untagged(self, account: _AccountRegistry, repository: str) -> None:
+        ecr = account.ecr()
+        try:
+            ecr.describe_repositories(repositoryNames=[repository])
+        except ecr.exceptions.RepositoryNotFoundException:
+            return  # another account's repository
         still_tagged: set[str] = set()
         paginator = ecr.get_paginator("list_images")
         for page in paginator.paginate(repositoryName=repository):
             for image in page.get("imageIds", []):
                 if image.get("imageTag"):
                     still_tagged.add(image["imageDigest"])
-        for tag in self.registry.tags(repository):
-            found = self.registry.manifest(repository, tag)
+        registry = account.registry
+        for tag in registry.tags(repository):
+            found = registry.manifest(repository, tag)
             if found is None:
                 continue
             digest = found[0]
             if digest not in still_tagged:
-                self.registry.delete(repository, digest)
+                registry.delete(repository, digest)
                 # Gone from both sides: the same content pushed again must be imported again.
-                self._seen.discard((repository, digest))
+                self._seen.discard((account.account, repository, digest))

@@ -35,7 +35,7 @@ from types import TracebackType
 from typing import Any, Self
 
 from tests.harness.fidelity_proxy import FidelityProxy
-from tests.harness.iam_gate.gate import IamGate, mode_from_env
+from tests.harness.iam_gate.gate import ADMIN_ROLE, IamGate, mode_from_env
 from tests.harness.terraform_env import cache_dir, terraform_env
 
 _REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -98,8 +98,12 @@ class EmulatedAws:
         moto_env: dict[str, str] | None = None,
         log_path: Path | None = None,
         iam_gate: str | None = None,
+        accounts: dict[str, str] | None = None,
     ) -> None:
+        """`accounts`: the other accounts the caller works in, each with its region (whose ECR the
+        bridge keeps in step with the registry, as `<account>.dkr.ecr.<region>.amazonaws.com`)."""
         self.region = region
+        self.accounts = dict(accounts or {})
         self._moto_env = dict(moto_env or {})
         self.log_path = log_path or Path(tempfile.mkstemp(prefix="moto-", suffix=".log")[1])
         self.iam_gate_mode = iam_gate or mode_from_env()
@@ -107,6 +111,7 @@ class EmulatedAws:
         self.iam_gate: IamGate | None = None
         self._moto: subprocess.Popen[bytes] | None = None
         self._proxy: FidelityProxy | None = None
+        self._admin_credentials: dict[str, dict[str, str]] = {}
         self.moto_port = 0
 
     # lifecycle -------------------------------------------------------------------------------
@@ -134,7 +139,9 @@ class EmulatedAws:
         else:
             raise RuntimeError(f"{last_error}; log: {self.log_path}")
         self.iam_gate = IamGate(self.moto_endpoint, ACCOUNT_ID, self.iam_gate_mode, self.iam_gate_log)
-        self._proxy = FidelityProxy(self.moto_port, gate=self.iam_gate).start()
+        registries = [(ACCOUNT_ID, self.region), *self.accounts.items()]
+        self._proxy = FidelityProxy(self.moto_port, region=self.region, gate=self.iam_gate,
+                                    registries=registries).start()
         print(f"IAM gate: {self.iam_gate_mode}; refusals logged to {self.iam_gate_log}", file=sys.stderr, flush=True)
         return self
 
@@ -205,6 +212,7 @@ class EmulatedAws:
             self._proxy.ecs_memory.clear()
         if self.iam_gate is not None:
             self.iam_gate.forget()
+        self._admin_credentials.clear()
 
     def env(self) -> dict[str, str]:
         """The variables to add to a child's environment."""
@@ -215,18 +223,43 @@ class EmulatedAws:
         base = {k: v for k, v in os.environ.items() if k not in _SCRUBBED}
         return {**base, **self.env(), **(extra or {})}
 
-    def client(self, service: str, **kwargs: Any) -> Any:
-        """A boto3 client on the emulator (boto3 is imported lazily: scripts need not have it)."""
+    def client(self, service: str, account: str | None = None, **kwargs: Any) -> Any:
+        """A boto3 client on the emulator (boto3 is imported lazily: scripts need not have it), as the
+        administrator of `account` (default: the harness's own account) in its region unless told."""
         import boto3
 
-        return boto3.client(
-            service,
-            region_name=kwargs.pop("region_name", self.region),
-            endpoint_url=self.endpoint,
-            aws_access_key_id=DUMMY_KEY_ID,
-            aws_secret_access_key=DUMMY_SECRET,
-            **kwargs,
-        )
+        if account is None or account == ACCOUNT_ID:
+            keys = {"aws_access_key_id": DUMMY_KEY_ID, "aws_secret_access_key": DUMMY_SECRET}
+            region = self.region
+        else:
+            creds = self.admin_credentials(account)
+            keys = {"aws_access_key_id": creds["AccessKeyId"], "aws_secret_access_key": creds["SecretAccessKey"],
+                    "aws_session_token": creds["SessionToken"]}
+            region = self.accounts.get(account, self.region)
+        return boto3.client(service, region_name=kwargs.pop("region_name", region), endpoint_url=self.endpoint,
+                            **keys, **kwargs)
+
+    def admin_credentials(self, account: str) -> dict[str, str]:
+        """Administrator credentials in `account`: the harness's administrator assumes the account's
+        `OrganizationAccountAccessRole`, as a management account's administrator does in a member
+        account. moto acts in the account of the role a key was issued for; the IAM gate lets these
+        sessions through as the administrator (`iam_gate.gate.ADMIN_ROLE`)."""
+        cached = self._admin_credentials.get(account)
+        if cached is None:
+            sts = self.client("sts")
+            found = sts.assume_role(RoleArn=f"arn:aws:iam::{account}:role/{ADMIN_ROLE}",
+                                    RoleSessionName="harness-admin", DurationSeconds=43200)["Credentials"]
+            cached = {k: str(found[k]) for k in ("AccessKeyId", "SecretAccessKey", "SessionToken")}
+            self._admin_credentials[account] = cached
+        return dict(cached)
+
+    def account_env(self, account: str, region: str | None = None) -> dict[str, str]:
+        """`env()` for a child working as the administrator of `account` (terraform applying a
+        bootstrap there), in `region` (default: the account's)."""
+        creds = self.admin_credentials(account)
+        where = region or self.accounts.get(account, self.region)
+        return {**aws_env(self.endpoint, where), "AWS_ACCESS_KEY_ID": creds["AccessKeyId"],
+                "AWS_SECRET_ACCESS_KEY": creds["SecretAccessKey"], "AWS_SESSION_TOKEN": creds["SessionToken"]}
 
 
 def _serve(args: argparse.Namespace) -> int:

@@ -240,11 +240,11 @@ class FidelityProxy:
     """Runs the proxy on a free loopback port in a daemon thread."""
 
     def __init__(self, upstream_port: int, host: str = "127.0.0.1", region: str = "eu-west-2",
-                 gate: gating.IamGate | None = None) -> None:
+                 gate: gating.IamGate | None = None, registries: list[tuple[str, str]] | None = None) -> None:
         self.faults = Faults()
         self.iam_gate = gate
         self.ecs_memory = EcsServiceMemory()
-        bridge = EcrBridge(f"http://127.0.0.1:{upstream_port}", region)
+        bridge = EcrBridge(f"http://127.0.0.1:{upstream_port}", region, registries)
         handler = type(
             "BoundHandler",
             (_Handler,),

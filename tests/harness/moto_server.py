@@ -17,14 +17,23 @@ kept here per scalable target ARN, as the API does.
 `force_destroy` does on teardown, gets a 500 retried forever. A delete marker holds no data:
 disposing of it is a no-op.
 
+4. One registry for every account. ECR's GetAuthorizationToken answers a token for the caller's
+account's registry; moto's password is `<account>-auth-token`. The harness serves every account's
+registry host from one registry with one password (`.ci/setup-registry.sh`), so every account's
+token carries the default account's password, as the registry expects.
+
 Two EC2 answers are corrected in `moto_fidelity` (launch template tags, group-rule descriptions).
 
-Nothing else is changed.
+Nothing else is changed, unless a test asks for a scenario: `ECS_POC_MOTO_ZONES`
+(`region=zone[,zone...][;region=...]`, given to `EmulatedAws(moto_env=...)`) narrows the availability
+zones moto offers in a region, to play a region with fewer zones than the stacks need (AWS has had one:
+Osaka, ap-northeast-3, opened as a single-zone region).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 import threading
 from typing import Any
@@ -101,6 +110,26 @@ def _patch_autoscaling_tags() -> None:
     R.list_tags_for_resource = list_tags_for_resource
 
 
+REGISTRY_ACCOUNT = "123456789012"
+
+
+def _patch_registry_password() -> None:
+    import base64
+
+    from moto.ecr.responses import ECRResponse
+
+    original = ECRResponse.get_authorization_token
+    password = base64.b64encode(f"AWS:{REGISTRY_ACCOUNT}-auth-token".encode()).decode()
+
+    def get_authorization_token(self: Any) -> Any:
+        result = original(self)
+        for entry in getattr(result, "result", {}).get("authorizationData", []):
+            entry["authorizationToken"] = password
+        return result
+
+    ECRResponse.get_authorization_token = get_authorization_token  # type: ignore[method-assign]
+
+
 def _patch_delete_marker() -> None:
     from moto.s3.models import FakeDeleteMarker
 
@@ -108,11 +137,38 @@ def _patch_delete_marker() -> None:
         FakeDeleteMarker.dispose = lambda self, garbage=False: None  # type: ignore[attr-defined]
 
 
+def parse_zone_limits(spec: str) -> dict[str, list[str]]:
+    """`eu-west-2=eu-west-2a;us-west-1=us-west-1a,us-west-1b` -> {region: [zone, ...]}."""
+    limits: dict[str, list[str]] = {}
+    for part in filter(None, (p.strip() for p in spec.split(";"))):
+        region, sep, zones = part.partition("=")
+        names = [z.strip() for z in zones.split(",") if z.strip()]
+        if not sep or not region.strip() or not names:
+            raise ValueError(f"ECS_POC_MOTO_ZONES: expected region=zone[,zone...], got {part!r}")
+        limits[region.strip()] = names
+    return limits
+
+
+def _limit_zones(spec: str) -> None:
+    from moto.ec2.models.availability_zones_and_regions import RegionsAndZonesBackend
+
+    for region, names in parse_zone_limits(spec).items():
+        offered = RegionsAndZonesBackend.zones.get(region, [])
+        unknown = set(names) - {z.name for z in offered}
+        if unknown:
+            raise ValueError(f"ECS_POC_MOTO_ZONES: {region} has no zones {sorted(unknown)}")
+        RegionsAndZonesBackend.zones[region] = [z for z in offered if z.name in names]
+
+
 def main() -> None:
+    zones = os.environ.get("ECS_POC_MOTO_ZONES", "")
+    if zones:
+        _limit_zones(zones)
     moto_fidelity.apply()
     _patch()
     _patch_autoscaling_tags()
     _patch_delete_marker()
+    _patch_registry_password()
     from moto.server import main as moto_main
 
     moto_main(sys.argv[1:])

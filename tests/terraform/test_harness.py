@@ -8,10 +8,12 @@ import os
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from tests.harness.emulated_aws import EmulatedAws, aws_env
 from tests.harness.fidelity_proxy import EcsServiceMemory, mark_private_zone
 from tests.harness.moto_fidelity import rule_description, version_data_without_template_tags
-from tests.harness.moto_server import secure_transport_excludes
+from tests.harness.moto_server import parse_zone_limits, secure_transport_excludes
 from tests.harness.settle import settled
 from tests.harness.terraform_env import cli_config_text
 from tests.terraform.stacks import terraform_binary
@@ -44,6 +46,14 @@ def test_secure_transport_deny_does_not_apply_to_tls_requests() -> None:
     assert secure_transport_excludes(deny_plain)
     assert not secure_transport_excludes(allow_tls)
     assert not secure_transport_excludes({"Effect": "Deny"})
+
+
+def test_zone_limits_name_regions_and_their_zones_and_refuse_anything_else() -> None:
+    assert parse_zone_limits("eu-central-2=eu-central-2a; us-west-1=us-west-1a, us-west-1b") == {
+        "eu-central-2": ["eu-central-2a"], "us-west-1": ["us-west-1a", "us-west-1b"]}
+    for bad in ("eu-central-2", "eu-central-2=", "=eu-central-2a"):
+        with pytest.raises(ValueError, match="ECS_POC_MOTO_ZONES"):
+            parse_zone_limits(bad)
 
 
 def test_env_points_every_client_at_the_emulator_only() -> None:

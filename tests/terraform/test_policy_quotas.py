@@ -34,7 +34,8 @@ LONGEST_PARTITION = "aws-us-gov"
 # The longest value each bootstrap variable accepts (see terraform/bootstrap/variables.tf).
 LONGEST_VARIABLES = {
     "name": "abcdefgh-jkl",  # 12: ^[a-z][a-z0-9-]{1,11}$
-    "environment": "staging9",  # 8: ^[a-z][a-z0-9]{0,7}$
+    # <name>-<environment> is at most 21 characters, so a longer environment needs a shorter name.
+    "environment": "staging9",  # 8
     # Owner 39 (GitHub's maximum), repository 100; upper case so the lower-case spelling is a
     # second value in the trust policies.
     "repository": "O" * 39 + "/" + "R" * 100,
@@ -44,6 +45,9 @@ LONGEST_VARIABLES = {
     "region": "ap-northeast-3",
     "create_oidc_provider": "false",
     "oidc_provider_arn": "arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com",
+    # Three GitHub environments of 100 characters may promote from this one. github_environment stays
+    # empty: the default branch's `sub` (with a 100-character branch) is longer than an environment's.
+    "promotion_targets": json.dumps(["P" * 100, "Q" * 100, "R" * 100]),
 }
 
 
@@ -207,7 +211,9 @@ def test_every_managed_policy_fits(rendered: Rendered) -> None:
 
 
 def test_every_trust_policy_fits(rendered: Rendered) -> None:
-    assert {r for r in rendered.roles if r.endswith(("-deploy-preview", "-deploy-shared"))}, sorted(rendered.roles)
+    assert {r for r in rendered.roles if r.endswith(("-deploy-preview", "-deploy-shared", "-promote-source"))} == {
+        f"{LONGEST_VARIABLES['name']}-{LONGEST_VARIABLES['environment']}-{role}"
+        for role in ("deploy-preview", "deploy-shared", "promote-source")}, sorted(rendered.roles)
     over = {name: role.trust for name, role in rendered.roles.items() if role.trust > TRUST_POLICY_MAX}
     assert not over, f"trust policies over {TRUST_POLICY_MAX} characters: {over}"
 

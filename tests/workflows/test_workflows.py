@@ -124,6 +124,12 @@ def pull_request(stage: Stage, number: int, action: str = "opened", head_repo: s
     return stage.world.runner.pull_request_event(number, f"{number % 10}" * 40, action=action, head_repo=head_repo)
 
 
+def deployment_states(stage: Stage, environment: str) -> list[list[str]]:
+    """The statuses of each GitHub deployment of `environment`, oldest deployment first."""
+    deployments = [d for d in stage.world.github.state()["deployments"] if d["environment"] == environment]
+    return [[s["state"] for s in d["statuses"]] for d in deployments]
+
+
 def live_services(stage: Stage) -> set[str]:
     """Active services of every cluster: main's on the production cluster, pull requests' on the preview cluster."""
     ecs = stage.world.ecs()
@@ -163,6 +169,8 @@ def test_a_push_to_the_default_branch_installs_everything_and_deploys_main(
     assert f"installed Terraform {TERRAFORM_VERSION}" in result.log
     assert any(name.endswith("main") for name in live_services(stage)), live_services(stage)
     assert "shared/terraform.tfstate" in state_keys(stage)
+    # The default branch's deploy is a deployment of the (implicit) environment `main`.
+    assert deployment_states(stage, "main") == [["in_progress", "success"]]
     assert_no_secrets(result, stage)
 
 
@@ -204,6 +212,10 @@ def test_a_pull_request_deploys_and_a_later_step_reads_the_outputs(stage: Stage,
     assert f"using Terraform {TERRAFORM_VERSION} from the tool cache" in result.log
     assert any(name.endswith("pr-7") for name in live_services(stage)), live_services(stage)
     assert len(stage.world.github.comments(7)) == 1
+    assert deployment_states(stage, "pr-7") == [["in_progress", "success"]]
+    (deployment,) = [d for d in stage.world.github.state()["deployments"] if d["environment"] == "pr-7"]
+    assert deployment["ref"] == "7" * 40, "the deployment is of the pull request's head commit"
+    assert deployment["statuses"][-1]["environment_url"] == endpoint
     assert_no_secrets(result, stage)
 
 
@@ -248,6 +260,7 @@ def test_closing_a_pull_request_destroys_its_stack(stage: Stage, results: dict[s
     assert not any(name.endswith("pr-7") for name in live_services(stage)), live_services(stage)
     assert "preview/pr-7.tfstate" not in state_keys(stage)
     assert "torn down" in stage.world.github.comments(7)[0]["body"].lower()
+    assert [states[-1] for states in deployment_states(stage, "pr-7")] == ["inactive", "inactive"]
     assert_no_secrets(result, stage)
 
 
@@ -264,6 +277,7 @@ def test_the_scheduled_sweep_removes_a_closed_pull_request_s_stack(stage: Stage,
     assert "pr-8" in result.log
     assert not any(name.endswith("pr-8") for name in live_services(stage)), live_services(stage)
     assert "preview/pr-8.tfstate" not in state_keys(stage)
+    assert [states[-1] for states in deployment_states(stage, "pr-8")] == ["inactive"]
     assert any(name.endswith("main") for name in live_services(stage)), "the sweep touched main"
 
 

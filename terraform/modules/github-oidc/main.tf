@@ -9,10 +9,24 @@ locals {
 
   # IAM compares condition values case-sensitively while GitHub keeps the owner's case in
   # `sub`: accept the spelling given and its lower-case form.
-  repos          = distinct([var.repository, lower(var.repository)])
-  default_ref    = "ref:refs/heads/${var.default_branch}"
-  shared_subs    = [for r in local.repos : "repo:${r}:${local.default_ref}"]
-  preview_subs   = concat([for r in local.repos : "repo:${r}:pull_request"], local.shared_subs)
+  repos       = distinct([var.repository, lower(var.repository)])
+  default_ref = "ref:refs/heads/${var.default_branch}"
+  # A job that names a GitHub environment gets `repo:OWNER/NAME:environment:ENV` as its sub,
+  # whatever its ref or event: with github_environment set, the shared role trusts that alone,
+  # so neither a pull request's token nor a branch's can assume it, and the environment's
+  # protection rules (deployment branches, reviewers) decide which jobs get it.
+  shared_subs = (var.github_environment != ""
+    ? [for r in local.repos : "repo:${r}:environment:${var.github_environment}"]
+    : [for r in local.repos : "repo:${r}:${local.default_ref}"]
+  )
+  preview_subs = concat([for r in local.repos : "repo:${r}:pull_request"], local.shared_subs)
+  # Jobs of the environments this one promotes into read its main service and images.
+  promote_subs = flatten([for t in var.promotion_targets : [for r in local.repos : "repo:${r}:environment:${t}"]])
+  trusts = merge(
+    { shared = local.shared_subs },
+    var.previews ? { preview = local.preview_subs } : {},
+    length(var.promotion_targets) > 0 ? { promote-source = local.promote_subs } : {},
+  )
   state_bucket   = "arn:${local.part}:s3:::${var.state_bucket_name}"
   repository_arn = "arn:${local.part}:ecr:${local.region}:${local.account}:repository/${local.base}"
   cluster_arn    = "arn:${local.part}:ecs:${local.region}:${local.account}:cluster/${local.base}"
@@ -34,7 +48,7 @@ resource "aws_iam_openid_connect_provider" "github" {
 }
 
 data "aws_iam_policy_document" "trust" {
-  for_each = { preview = local.preview_subs, shared = local.shared_subs }
+  for_each = local.trusts
   statement {
     actions = ["sts:AssumeRoleWithWebIdentity"]
     principals {
@@ -55,15 +69,21 @@ data "aws_iam_policy_document" "trust" {
 }
 
 resource "aws_iam_role" "preview" {
+  count                = var.previews ? 1 : 0
   name                 = "${local.base}-deploy-preview"
   description          = "GitHub Actions of ${var.repository}: deploy and destroy preview stacks of ${local.base}"
   assume_role_policy   = data.aws_iam_policy_document.trust["preview"].json
   max_session_duration = var.max_session_duration
 }
 
+moved {
+  from = aws_iam_role.preview
+  to   = aws_iam_role.preview[0]
+}
+
 resource "aws_iam_role" "shared" {
   name                 = "${local.base}-deploy-shared"
-  description          = "GitHub Actions of ${var.repository} on ${var.default_branch}: apply the shared stack of ${local.base}"
+  description          = "GitHub Actions of ${var.repository} ${var.github_environment != "" ? "in environment ${var.github_environment}" : "on ${var.default_branch}"}: apply the shared stack of ${local.base}"
   assume_role_policy   = data.aws_iam_policy_document.trust["shared"].json
   max_session_duration = var.max_session_duration
 }

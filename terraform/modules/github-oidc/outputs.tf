@@ -4,12 +4,12 @@ output "oidc_provider_arn" {
 }
 
 output "preview_role_arn" {
-  description = "Role for pull requests (and the default branch) to deploy preview stacks: the action's role-to-assume on pull_request."
-  value       = aws_iam_role.preview.arn
+  description = "Role for pull requests (and the default branch) to deploy preview stacks: the action's role-to-assume on pull_request; null when previews is false."
+  value       = one(aws_iam_role.preview[*].arn)
 }
 
 output "shared_role_arn" {
-  description = "Role for the default branch to apply the shared stack."
+  description = "Role for the default branch (or, with github_environment, that GitHub environment's jobs) to apply the shared stack and deploy main."
   value       = aws_iam_role.shared.arn
 }
 
@@ -31,4 +31,9 @@ output "infra_permissions_boundary_arn" {
 output "shared_policy_arns" {
   description = "Customer-managed policies attached to the shared role, by concern."
   value       = { for k, p in aws_iam_policy.shared : k => p.arn }
+}
+
+output "promote_source_role_arn" {
+  description = "Read-only role the promotion_targets' jobs assume to read this environment's main service and pull its images (the environment's promote-source-role); null without promotion_targets."
+  value       = one(aws_iam_role.promote_source[*].arn)
 }

@@ -250,7 +250,13 @@ data "aws_iam_policy_document" "stack" {
 }
 
 resource "aws_iam_role_policy" "preview" {
+  count  = var.previews ? 1 : 0
   name   = "deploy-preview-stacks"
-  role   = aws_iam_role.preview.id
+  role   = aws_iam_role.preview[0].id
   policy = data.aws_iam_policy_document.stack["previews"].json
+}
+
+moved {
+  from = aws_iam_role_policy.preview
+  to   = aws_iam_role_policy.preview[0]
 }

@@ -567,6 +567,11 @@ data "aws_iam_policy_document" "shared_read" {
 # The policies and their attachments ---------------------------------------------------------
 
 locals {
+  # The deploy roles this environment has (no preview role without previews).
+  deploy_roles = merge(
+    { shared = aws_iam_role.shared.name },
+    var.previews ? { preview = aws_iam_role.preview[0].name } : {},
+  )
   shared_policies = {
     state          = data.aws_iam_policy_document.shared_state.json
     network        = data.aws_iam_policy_document.shared_network.json
@@ -600,7 +605,7 @@ resource "aws_iam_policy" "read_shared_stack" {
 }
 
 resource "aws_iam_role_policy_attachment" "read_shared_stack" {
-  for_each   = { preview = aws_iam_role.preview.name, shared = aws_iam_role.shared.name }
+  for_each   = local.deploy_roles
   role       = each.value
   policy_arn = aws_iam_policy.read_shared_stack.arn
 }
@@ -612,7 +617,7 @@ resource "aws_iam_policy" "guardrails" {
 }
 
 resource "aws_iam_role_policy_attachment" "guardrails" {
-  for_each   = { preview = aws_iam_role.preview.name, shared = aws_iam_role.shared.name }
+  for_each   = local.deploy_roles
   role       = each.value
   policy_arn = aws_iam_policy.guardrails.arn
 }

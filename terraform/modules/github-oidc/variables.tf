@@ -13,15 +13,44 @@ variable "environment" {
   type        = string
   default     = "main"
   validation {
-    condition     = can(regex("^[a-z][a-z0-9]{0,7}$", var.environment))
-    error_message = "environment must be 1-8 lower-case letters or digits, starting with a letter."
+    condition     = length(var.environment) <= 20 && can(regex("^[a-z]([a-z0-9]|-[a-z0-9])*$", var.environment)) && length("${var.name}-${var.environment}") <= 21
+    error_message = "environment must be 1-20 lower-case letters, digits or single inner hyphens, starting with a letter, and <name>-<environment> at most 21 characters."
+  }
+}
+
+variable "previews" {
+  description = "Create the preview role, which pull requests assume to deploy preview stacks; false for an environment without previews (e.g. production)."
+  type        = bool
+  default     = true
+}
+
+variable "github_environment" {
+  description = "GitHub environment whose jobs alone may assume the shared role (sub repo:OWNER/NAME:environment:<name>), never a pull request's or a branch's token; empty: the default branch's ref."
+  type        = string
+  default     = ""
+  validation {
+    condition     = var.github_environment == "" || can(regex("^[A-Za-z0-9_.-]{1,100}$", var.github_environment))
+    error_message = "github_environment must be empty or a GitHub environment name of 1-100 letters, digits, '.', '_' or '-'."
+  }
+}
+
+variable "promotion_targets" {
+  description = "GitHub environments that promote from this one (at most 3): their jobs may assume the read-only <name>-<environment>-promote-source role; empty: no such role."
+  type        = list(string)
+  default     = []
+  validation {
+    condition     = length(var.promotion_targets) <= 3 && alltrue([for t in var.promotion_targets : can(regex("^[A-Za-z0-9_.-]{1,100}$", t))]) && length(distinct(var.promotion_targets)) == length(var.promotion_targets)
+    error_message = "promotion_targets must list at most 3 distinct GitHub environment names of 1-100 letters, digits, '.', '_' or '-'."
   }
 }
 
 variable "region" {
-  description = "Region the deploy roles may act in."
+  description = "Region the deploy roles may act in (the environment's)."
   type        = string
-  default     = "eu-west-2"
+  validation {
+    condition     = can(regex("^[a-z]{2}(-[a-z]+)+-[0-9]$", var.region))
+    error_message = "region must be an AWS region name such as eu-west-2."
+  }
 }
 
 variable "repository" {

@@ -18,9 +18,8 @@ variable "cidr_block" {
 }
 
 variable "availability_zones" {
-  description = "Availability zones to span; one public and one private subnet in each."
+  description = "Availability zones to span (the caller reads them from its region); one public and one private subnet in each."
   type        = list(string)
-  default     = ["eu-west-2a", "eu-west-2b"]
   validation {
     condition     = length(var.availability_zones) >= 2 && length(var.availability_zones) <= 4
     error_message = "availability_zones must list 2 to 4 zones (an ALB needs at least two)."

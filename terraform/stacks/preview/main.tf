@@ -5,6 +5,19 @@ data "terraform_remote_state" "shared" {
     key    = var.shared_state_key
     region = var.region
   }
+
+  # A state bucket, region or environment that do not belong together would deploy into the
+  # wrong environment's cluster: refused at plan time instead.
+  lifecycle {
+    postcondition {
+      condition     = var.environment == "" || try(self.outputs.environment, "") == var.environment
+      error_message = "the shared stack in s3://${var.state_bucket}/${var.shared_state_key} belongs to environment ${try(self.outputs.environment, "unknown")}, not ${var.environment}."
+    }
+    postcondition {
+      condition     = try(self.outputs.region, var.region) == var.region
+      error_message = "the shared stack in s3://${var.state_bucket}/${var.shared_state_key} is in region ${try(self.outputs.region, "unknown")}; pass region = that region, not ${var.region}."
+    }
+  }
 }
 
 locals {

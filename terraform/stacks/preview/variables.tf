@@ -8,6 +8,16 @@ variable "region" {
   }
 }
 
+variable "environment" {
+  description = "Environment this stack belongs to (the shared stack's, e.g. staging); empty: the one the shared state names. When given, a shared state of another environment is refused."
+  type        = string
+  default     = ""
+  validation {
+    condition     = var.environment == "" || (length(var.environment) <= 20 && can(regex("^[a-z]([a-z0-9]|-[a-z0-9])*$", var.environment)))
+    error_message = "environment must be empty or 1-20 lower-case letters, digits or single inner hyphens, starting with a letter."
+  }
+}
+
 variable "state_bucket" {
   description = "S3 bucket holding the shared stack's state (the same bucket as this stack's backend)."
   type        = string

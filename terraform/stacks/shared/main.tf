@@ -9,14 +9,44 @@ locals {
     ManagedBy   = "terraform"
     Repository  = var.repository
   }
+
+  # An explicit list wins; otherwise the region's first az_count zones in name order, so
+  # London keeps eu-west-2a and eu-west-2b (the subnets are keyed by zone name).
+  availability_zones = length(var.availability_zones) > 0 ? var.availability_zones : slice(sort(data.aws_availability_zones.available.names), 0, var.az_count)
 }
 
+# The region's availability zones (not Local or Wavelength Zones, which cannot hold a load
+# balancer's subnets), whatever their current state: a zone that is impaired for a while must
+# not move the network to another one. Read at plan time, so a region that cannot host the
+# stack is refused before anything is created.
+data "aws_availability_zones" "available" {
+  #checkov:skip=CKV_AWS_394:The stack uses the first az_count zones in name order (or the explicit availability_zones list); a zone AWS adds later sorts after them and changes nothing.
+  filter {
+    name   = "zone-type"
+    values = ["availability-zone"]
+  }
+
+  lifecycle {
+    postcondition {
+      condition     = length(self.names) >= 2
+      error_message = "region ${var.region} has ${length(self.names)} availability zones; ecs-poc needs at least 2 (an application load balancer spans two)."
+    }
+    postcondition {
+      condition     = length(var.availability_zones) > 0 || length(self.names) >= var.az_count
+      error_message = "region ${var.region} has ${length(self.names)} availability zones (${join(", ", sort(self.names))}); az_count asks for ${var.az_count}."
+    }
+    postcondition {
+      condition     = alltrue([for z in var.availability_zones : contains(self.names, z)])
+      error_message = "availability_zones must be zones of ${var.region}: ${join(", ", sort(self.names))}."
+    }
+  }
+}
 
 module "network" {
   source                  = "../../modules/network"
   name                    = local.base
   cidr_block              = var.vpc_cidr
-  availability_zones      = var.availability_zones
+  availability_zones      = local.availability_zones
   single_nat_gateway      = var.single_nat_gateway
   private_zone_name       = var.private_zone_name
   flow_log_retention_days = var.log_retention_days

@@ -73,6 +73,11 @@ output "instance_security_group_id" {
   value       = module.cluster.instance_security_group_id
 }
 
+output "availability_zones" {
+  description = "Availability zones the network spans (subnets are in this order)."
+  value       = local.availability_zones
+}
+
 output "vpc_id" {
   description = "VPC ID."
   value       = module.network.vpc_id

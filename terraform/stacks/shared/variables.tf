@@ -9,12 +9,22 @@ variable "region" {
 }
 
 variable "availability_zones" {
-  description = "Availability zones the network spans (at least two, for the load balancer)."
+  description = "Availability zones the network spans (2 to 4, for the load balancer); empty: the region's first az_count zones in name order (eu-west-2a and eu-west-2b in London)."
   type        = list(string)
-  default     = ["eu-west-2a", "eu-west-2b"]
+  default     = []
   validation {
-    condition     = length(var.availability_zones) >= 2
-    error_message = "availability_zones must list at least two zones."
+    condition     = length(var.availability_zones) == 0 || (length(var.availability_zones) >= 2 && length(var.availability_zones) <= 4 && length(distinct(var.availability_zones)) == length(var.availability_zones))
+    error_message = "availability_zones must be empty (the region's own zones) or list 2 to 4 distinct zones."
+  }
+}
+
+variable "az_count" {
+  description = "How many of the region's availability zones the network spans when availability_zones is empty (2 to 4; each zone adds a NAT gateway unless single_nat_gateway)."
+  type        = number
+  default     = 2
+  validation {
+    condition     = var.az_count >= 2 && var.az_count <= 4 && floor(var.az_count) == var.az_count
+    error_message = "az_count must be a whole number from 2 to 4 (a load balancer needs two zones)."
   }
 }
 
@@ -29,12 +39,12 @@ variable "name" {
 }
 
 variable "environment" {
-  description = "Environment this shared stack serves (one per account/region, e.g. main)."
+  description = "Environment this shared stack serves (one per account/region, e.g. staging or production; main when the repository has one environment)."
   type        = string
   default     = "main"
   validation {
-    condition     = can(regex("^[a-z][a-z0-9]{0,7}$", var.environment))
-    error_message = "environment must be 1-8 lower-case letters or digits, starting with a letter."
+    condition     = length(var.environment) <= 20 && can(regex("^[a-z]([a-z0-9]|-[a-z0-9])*$", var.environment)) && length("${var.name}-${var.environment}") <= 21
+    error_message = "environment must be 1-20 lower-case letters, digits or single inner hyphens, starting with a letter, and <name>-<environment> at most 21 characters (it prefixes load balancer and target group names, limited to 32 by AWS)."
   }
 }
 

@@ -1,8 +1,10 @@
 """The IAM gate: the fidelity proxy asks it about every request before moto sees it.
 
 - Who: STS answers passing through the proxy (AssumeRoleWithWebIdentity, AssumeRole) map each temporary
-  access key id to its assumed-role ARN. A request signed with a key the gate has not seen issued is the
-  administrator (the harness's dummy keys) and passes unchecked.
+  access key id to its assumed-role ARN, and so to its account (moto acts in the account of the role a key
+  was issued for). A request signed with a key the gate has not seen issued is the administrator of the
+  default account (the harness's dummy keys) and passes unchecked; so do sessions of `ADMIN_ROLE` in any
+  account, which is how an administrator works in another account (as with AWS Organizations).
 - Trust: AssumeRoleWithWebIdentity is decided against the target role's trust policy with the token's
   claims (`<issuer>:sub`, `<issuer>:aud`, ...), AssumeRole against it with the caller as principal.
 - What: `requests.questions` turns the request into IAM actions, resource ARNs and condition keys.
@@ -54,6 +56,34 @@ ATTACHED_QUOTA = 10
 
 Answer = tuple[int, str, bytes]
 
+# The role AWS Organizations creates in every member account for the management account's
+# administrators. The harness's administrator assumes it to work in another account; its sessions
+# are the administrator of that account: unchecked, except for the quotas.
+ADMIN_ROLE = "OrganizationAccountAccessRole"
+# moto reads the account of a request from this header when the key does not say (administrator reads).
+MOTO_ACCOUNT_HEADER = "x-moto-account-id"
+
+
+def moto_client(service: str, endpoint: str, region: str, account: str | None = None) -> Any:
+    """A boto3 client with administrator credentials straight on moto, acting in `account`
+    (moto's default account when None)."""
+    import boto3
+
+    client = boto3.client(service, region_name=region, endpoint_url=endpoint,
+                          aws_access_key_id="gate-admin", aws_secret_access_key="gate-admin")
+    if account:
+        def in_account(request: Any, **_: Any) -> None:
+            request.headers[MOTO_ACCOUNT_HEADER] = account
+
+        client.meta.events.register("before-sign.*.*", in_account)
+    return client
+
+
+def account_of(arn: str, default: str) -> str:
+    """The account field of an ARN (`arn:aws:SERVICE:REGION:ACCOUNT:...`), or `default`."""
+    parts = arn.split(":", 5)
+    return parts[4] if len(parts) == 6 and parts[4].isdigit() else default
+
 
 def mode_from_env(environ: Mapping[str, str] | None = None) -> str:
     value = (environ if environ is not None else os.environ).get(ENV, "").strip().lower() or "enforce"
@@ -72,6 +102,10 @@ class Principal:
     @property
     def role_name(self) -> str:
         return self.role_arn.rsplit("/", 1)[-1]
+
+    @property
+    def account(self) -> str:
+        return self.arn.split(":")[4]
 
 
 @dataclass
@@ -99,9 +133,11 @@ class IamGate:
         self.log_path = log_path
         self._lock = threading.Lock()
         self._keys: dict[str, Principal] = {}
+        # Administrator sessions in other accounts (`ADMIN_ROLE`): access key -> account.
+        self._admins: dict[str, str] = {}
+        # Keyed by role ARN: the same role name may exist in several accounts.
         self._roles: dict[str, RolePolicies] = {}
-        self._iam_client: Any = None
-        self._aas_client: Any = None
+        self._clients: dict[tuple[str, str], Any] = {}
         # IAM writes let through but not yet answered, so that parallel writes (terraform's) are counted
         # against a quota together, as AWS does: role -> inline policy name -> size; role -> attached ARNs.
         self._quota_lock = threading.Lock()
@@ -116,6 +152,7 @@ class IamGate:
         """Drop every known session and cached policy (after the emulator is reset)."""
         with self._lock:
             self._keys.clear()
+            self._admins.clear()
             self._roles.clear()
         with self._quota_lock:
             self._pending_inline.clear()
@@ -125,41 +162,50 @@ class IamGate:
         with self._lock:
             return self._keys.get(access_key)
 
-    def _iam(self) -> Any:
-        if self._iam_client is None:
-            import boto3
+    def account_of_key(self, access_key: str) -> str:
+        """The account a request signed with `access_key` acts in, as moto decides it."""
+        with self._lock:
+            principal = self._keys.get(access_key)
+            return principal.account if principal is not None else self._admins.get(access_key, self.account)
 
-            self._iam_client = boto3.client(
-                "iam", region_name="us-east-1", endpoint_url=self.moto_endpoint,
-                aws_access_key_id="gate-admin", aws_secret_access_key="gate-admin",
-            )
-        return self._iam_client
+    def _client(self, service: str, account: str | None = None, region: str | None = None) -> Any:
+        account = account or self.account
+        region = region or ("us-east-1" if service == "iam" else os.environ.get("AWS_REGION", "eu-west-2"))
+        key = (service, f"{account}/{region}")
+        with self._lock:
+            found = self._clients.get(key)
+        if found is None:
+            found = moto_client(service, self.moto_endpoint, region, account)
+            with self._lock:
+                self._clients[key] = found
+        return found
+
+    def _iam(self, account: str | None = None) -> Any:
+        return self._client("iam", account)
+
+    def in_account(self, account: str, region: str | None = None) -> AccountLookups:
+        """The request mapping's lookups, answered in `account` (and `region`, for regional reads)."""
+        return AccountLookups(self, account, region)
 
     # -- Lookups for the request mapping ------------------------------------------------------------------
-    def role_arn(self, name: str) -> str:
+    def role_arn(self, name: str, account: str | None = None) -> str:
         try:
-            return str(self._iam().get_role(RoleName=name)["Role"]["Arn"])
+            return str(self._iam(account).get_role(RoleName=name)["Role"]["Arn"])
         except Exception:  # noqa: BLE001 - a role that does not exist yet: AWS would name it this way
-            return f"arn:aws:iam::{self.account}:role/{name}"
+            return f"arn:aws:iam::{account or self.account}:role/{name}"
 
-    def role_boundary(self, name: str) -> str | None:
+    def role_boundary(self, name: str, account: str | None = None) -> str | None:
         try:
-            role = self._iam().get_role(RoleName=name)["Role"]
+            role = self._iam(account).get_role(RoleName=name)["Role"]
         except Exception:  # noqa: BLE001 - no such role: no boundary
             return None
         boundary = role.get("PermissionsBoundary") or {}
         return str(boundary["PermissionsBoundaryArn"]) if boundary.get("PermissionsBoundaryArn") else None
 
-    def scalable_target_arn(self, namespace: str, resource_id: str, dimension: str) -> str | None:
-        if self._aas_client is None:
-            import boto3
-
-            self._aas_client = boto3.client(
-                "application-autoscaling", region_name=os.environ.get("AWS_REGION", "eu-west-2"),
-                endpoint_url=self.moto_endpoint, aws_access_key_id="gate-admin", aws_secret_access_key="gate-admin",
-            )
+    def scalable_target_arn(self, namespace: str, resource_id: str, dimension: str, account: str | None = None,
+                            region: str | None = None) -> str | None:
         try:
-            found = self._aas_client.describe_scalable_targets(
+            found = self._client("application-autoscaling", account, region).describe_scalable_targets(
                 ServiceNamespace=namespace, ResourceIds=[resource_id],
                 **({"ScalableDimension": dimension} if dimension else {}),
             )["ScalableTargets"]
@@ -168,17 +214,21 @@ class IamGate:
         return str(found[0]["ScalableTargetARN"]) if found and found[0].get("ScalableTargetARN") else None
 
     # -- policies -----------------------------------------------------------------------------------------
-    def _document(self, policy_arn: str) -> Policy:
-        iam = self._iam()
+    def _document(self, policy_arn: str, account: str) -> Policy:
+        iam = self._iam(account)
         version = iam.get_policy(PolicyArn=policy_arn)["Policy"]["DefaultVersionId"]
         return _as_policy(iam.get_policy_version(PolicyArn=policy_arn, VersionId=version)["PolicyVersion"]["Document"])
 
-    def policies(self, role_name: str) -> RolePolicies:
+    def policies(self, role_arn: str) -> RolePolicies:
+        """The policies of the role `role_arn` (a bare name is a role of the default account)."""
+        if not role_arn.startswith("arn:"):
+            role_arn = f"arn:aws:iam::{self.account}:role/{role_arn}"
+        account, role_name = account_of(role_arn, self.account), role_arn.rsplit("/", 1)[-1]
         with self._lock:
-            cached = self._roles.get(role_name)
+            cached = self._roles.get(role_arn)
         if cached is not None:
             return cached
-        iam = self._iam()
+        iam = self._iam(account)
         role = iam.get_role(RoleName=role_name)["Role"]
         found = RolePolicies(arn=str(role["Arn"]), trust=_as_policy(role.get("AssumeRolePolicyDocument") or {}))
         for page in iam.get_paginator("list_role_policies").paginate(RoleName=role_name):
@@ -187,13 +237,13 @@ class IamGate:
                 found.identity.append(_as_policy(doc))
         for page in iam.get_paginator("list_attached_role_policies").paginate(RoleName=role_name):
             for attached in page["AttachedPolicies"]:
-                found.identity.append(self._document(attached["PolicyArn"]))
+                found.identity.append(self._document(attached["PolicyArn"], account))
         boundary = (role.get("PermissionsBoundary") or {}).get("PermissionsBoundaryArn")
         if boundary:
             found.boundary_arn = str(boundary)
-            found.boundary = self._document(str(boundary))
+            found.boundary = self._document(str(boundary), account)
         with self._lock:
-            self._roles[role_name] = found
+            self._roles[role_arn] = found
         return found
 
     # -- the proxy's two hooks ----------------------------------------------------------------------------
@@ -227,13 +277,14 @@ class IamGate:
         headers = {k.lower(): v for k, v in headers.items()}
         form = _form(headers, body)
         action = form.get("Action", "")
+        who = signer(path, headers)
         if action in ("PutRolePolicy", "AttachRolePolicy"):
+            pending = f"{self.account_of_key(who.access_key) if who else self.account}/{form.get('RoleName', '')}"
             with self._quota_lock:
-                self._pending_inline.get(form.get("RoleName", ""), {}).pop(form.get("PolicyName", ""), None)
-                self._pending_attach.get(form.get("RoleName", ""), set()).discard(form.get("PolicyArn", ""))
+                self._pending_inline.get(pending, {}).pop(form.get("PolicyName", ""), None)
+                self._pending_attach.get(pending, set()).discard(form.get("PolicyArn", ""))
         if not 200 <= status < 300:
             return
-        who = signer(path, headers)
         if action in ("AssumeRoleWithWebIdentity", "AssumeRole"):
             self._remember_session(form.get("RoleArn", ""), data)
         elif who is not None and who.service == "iam" and method != "GET" and not action.startswith(("Get", "List")):
@@ -249,8 +300,12 @@ class IamGate:
         key = _find_text(root, "AccessKeyId")
         arn = _find_text(root, "Arn")
         if key and arn:
+            principal = Principal(arn=arn, role_arn=role_arn or _role_of(arn, self.account))
             with self._lock:
-                self._keys[key] = Principal(arn=arn, role_arn=role_arn or _role_of(arn, self.account))
+                if principal.role_name == ADMIN_ROLE:
+                    self._admins[key] = principal.account
+                else:
+                    self._keys[key] = principal
 
     def _check_web_identity(self, form: Mapping[str, str]) -> Answer | None:
         role_arn = form.get("RoleArn", "")
@@ -264,9 +319,10 @@ class IamGate:
             values = value if isinstance(value, list) else [value]
             context[f"{issuer}:{claim}"] = [str(v) for v in values]
         context["aws:SecureTransport"] = ["true"]
-        principal = {"Federated": f"arn:aws:iam::{self.account}:oidc-provider/{issuer}"}
+        # The identity provider is the one registered in the role's own account.
+        principal = {"Federated": f"arn:aws:iam::{account_of(role_arn, self.account)}:oidc-provider/{issuer}"}
         try:
-            trust = self.policies(role_arn.rsplit("/", 1)[-1]).trust
+            trust = self.policies(role_arn).trust
         except Exception:  # noqa: BLE001 - no such role
             trust = None
         if trust is not None and trust_allows(trust, "sts:AssumeRoleWithWebIdentity", principal, context):
@@ -288,9 +344,10 @@ class IamGate:
         form = _form(headers, body)
         action = form.get("Action", "")
         found: tuple[str, str] | None = None
+        account = self.account_of_key(who.access_key)
         try:
             if action == "PutRolePolicy":
-                found = self._inline_quota(form)
+                found = self._inline_quota(form, account)
             elif action in ("CreatePolicy", "CreatePolicyVersion"):
                 found = _size_quota(form.get("PolicyDocument", ""), MANAGED_QUOTA,
                                     f"Cannot exceed quota for PolicySize: {MANAGED_QUOTA}")
@@ -298,7 +355,7 @@ class IamGate:
                 doc = form.get("AssumeRolePolicyDocument") or form.get("PolicyDocument", "")
                 found = _size_quota(doc, TRUST_QUOTA, f"Cannot exceed quota for ACLSizePerRole: {TRUST_QUOTA}")
             elif action == "AttachRolePolicy":
-                found = self._attach_quota(form)
+                found = self._attach_quota(form, account)
         except PolicyError as err:
             found = ("MalformedPolicyDocument", str(err))
         if found is None:
@@ -311,12 +368,13 @@ class IamGate:
             return None
         return errors.render("iam", code, message, 409 if code == "LimitExceeded" else 400)
 
-    def _inline_quota(self, form: Mapping[str, str]) -> tuple[str, str] | None:
+    def _inline_quota(self, form: Mapping[str, str], account: str) -> tuple[str, str] | None:
         role, name, doc = form.get("RoleName", ""), form.get("PolicyName", ""), form.get("PolicyDocument", "")
         malformed = _size_quota(doc, 10**9, "")
         if malformed is not None:
             return malformed
-        iam = self._iam()
+        iam = self._iam(account)
+        pending = f"{account}/{role}"
         with self._quota_lock:
             try:
                 names = [n for page in iam.get_paginator("list_role_policies").paginate(RoleName=role)
@@ -325,38 +383,40 @@ class IamGate:
                 return None
             sizes = {other: policy_size(json.dumps(iam.get_role_policy(RoleName=role, PolicyName=other)["PolicyDocument"]))
                      for other in names}
-            sizes.update(self._pending_inline.get(role, {}))
+            sizes.update(self._pending_inline.get(pending, {}))
             sizes[name] = policy_size(doc)
             if sum(sizes.values()) > INLINE_QUOTA:
                 return "LimitExceeded", f"Maximum policy size of {INLINE_QUOTA} bytes exceeded for role {role}"
-            self._pending_inline.setdefault(role, {})[name] = sizes[name]
+            self._pending_inline.setdefault(pending, {})[name] = sizes[name]
         return None
 
-    def _attach_quota(self, form: Mapping[str, str]) -> tuple[str, str] | None:
+    def _attach_quota(self, form: Mapping[str, str], account: str) -> tuple[str, str] | None:
         role, arn = form.get("RoleName", ""), form.get("PolicyArn", "")
+        pending = f"{account}/{role}"
         with self._quota_lock:
             try:
-                attached = {a["PolicyArn"] for page in self._iam().get_paginator("list_attached_role_policies")
+                attached = {a["PolicyArn"] for page in self._iam(account).get_paginator("list_attached_role_policies")
                             .paginate(RoleName=role) for a in page["AttachedPolicies"]}
             except Exception:  # noqa: BLE001 - no such role: moto answers NoSuchEntity itself
                 return None
-            attached |= self._pending_attach.get(role, set())
+            attached |= self._pending_attach.get(pending, set())
             if arn not in attached and len(attached) >= ATTACHED_QUOTA:
                 return "LimitExceeded", f"Cannot exceed quota for PoliciesPerRole: {ATTACHED_QUOTA}"
-            self._pending_attach.setdefault(role, set()).add(arn)
+            self._pending_attach.setdefault(pending, set()).add(arn)
         return None
 
     # -- identity policies ---------------------------------------------------------------------------------
     def _check_principal(self, principal: Principal, method: str, path: str, headers: Mapping[str, str],
                          body: bytes, who: Signer) -> Answer | None:
         try:
-            call = parse(method, path, headers, body, who, self.account, self)
+            call = parse(method, path, headers, body, who, principal.account,
+                         self.in_account(principal.account, who.region))
             asked = questions(call)
             if call.action == "sts:GetCallerIdentity":
                 return None
-            policies = self.policies(principal.role_name)
+            policies = self.policies(principal.role_arn)
             if policies.reads_resource_tags:
-                asked = [one for q in asked for one in with_resource_tags(q, self.moto_endpoint)]
+                asked = [one for q in asked for one in with_resource_tags(q, self.moto_endpoint, principal.account)]
             for question in asked:
                 decision = evaluate(policies.identity, policies.boundary, question)
                 if not decision.allowed:
@@ -379,12 +439,14 @@ class IamGate:
 
     def _check_assume_role(self, principal: Principal, role_arn: str) -> Answer | None:
         try:
-            trust = self.policies(role_arn.rsplit("/", 1)[-1]).trust
+            trust = self.policies(role_arn).trust
         except Exception:  # noqa: BLE001 - no such role: moto answers
             return None
         callers = {"AWS": principal.role_arn}
+        # A trust in `arn:aws:iam::ACCOUNT:root` delegates to that account's identity policies: the
+        # caller's account, which is the one trusted only when it is the one named.
         if trust is not None and (trust_allows(trust, "sts:AssumeRole", callers, {}) or trust_allows(
-                trust, "sts:AssumeRole", {"AWS": f"arn:aws:iam::{self.account}:root"}, {})):
+                trust, "sts:AssumeRole", {"AWS": f"arn:aws:iam::{principal.account}:root"}, {})):
             return None
         message = f"User: {principal.arn} is not authorized to perform: sts:AssumeRole on resource: {role_arn}"
         self._log(principal.arn, "sts:AssumeRole", role_arn, "trust policy does not allow the caller")
@@ -410,17 +472,33 @@ class IamGate:
 
 # -- helpers -----------------------------------------------------------------------------------------------
 
-def with_resource_tags(question: AuthzRequest, endpoint: str) -> list[AuthzRequest]:
+def with_resource_tags(question: AuthzRequest, endpoint: str, account: str | None = None) -> list[AuthzRequest]:
     """One question per resource, each with that resource's tags as `aws:ResourceTag/K` and `SERVICE:ResourceTag/K`."""
     service = question.action.split(":", 1)[0]
     split = []
     for resource in question.resources:
         context = {k: list(v) for k, v in question.context.items()}
-        for key, value in resource_tags(resource, endpoint).items():
+        for key, value in resource_tags(resource, endpoint, account).items():
             context[f"aws:ResourceTag/{key}"] = [value]
             context[f"{service}:ResourceTag/{key}"] = [value]
         split.append(AuthzRequest(question.action, (resource,), context, question.action_only))
     return split
+
+
+class AccountLookups:
+    """`requests.Lookups` answered in one account (and region): the caller's."""
+
+    def __init__(self, gate: IamGate, account: str, region: str | None) -> None:
+        self.gate, self.account, self.region = gate, account, region
+
+    def role_arn(self, name: str) -> str:
+        return self.gate.role_arn(name, self.account)
+
+    def role_boundary(self, name: str) -> str | None:
+        return self.gate.role_boundary(name, self.account)
+
+    def scalable_target_arn(self, namespace: str, resource_id: str, dimension: str) -> str | None:
+        return self.gate.scalable_target_arn(namespace, resource_id, dimension, self.account, self.region)
 
 
 def _target(headers: Mapping[str, str]) -> str:

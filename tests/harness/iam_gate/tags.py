@@ -12,17 +12,25 @@ def _pairs(items: Any, key: str = "Key", value: str = "Value") -> dict[str, str]
     return {str(t[key]): str(t.get(value, "")) for t in items or [] if key in t}
 
 
-def resource_tags(arn: str, endpoint: str) -> dict[str, str]:
-    """The resource's tags; {} for a resource still to be created (`*` in its ARN), unknown or untagged."""
+def resource_tags(arn: str, endpoint: str, account: str | None = None) -> dict[str, str]:
+    """The resource's tags, read in the resource's account (`account` when its ARN has none, e.g. S3);
+    {} for a resource still to be created (`*` in its ARN), unknown or untagged."""
     parts = arn.split(":", 5)
     if "*" in arn or len(parts) != 6:
         return {}
     import boto3
 
     service, region, resource = parts[2], parts[3] or "us-east-1", parts[5]
+    owner = parts[4] if parts[4].isdigit() else account
 
     def client(name: str) -> Any:
-        return boto3.client(name, region_name=region, endpoint_url=endpoint, **_ADMIN)
+        found = boto3.client(name, region_name=region, endpoint_url=endpoint, **_ADMIN)
+        if owner:
+            def in_account(request: Any, **_: Any) -> None:
+                request.headers["x-moto-account-id"] = owner
+
+            found.meta.events.register("before-sign.*.*", in_account)
+        return found
 
     try:
         if service == "ec2":

@@ -100,7 +100,7 @@ def test_bootstrap_preview_role_is_held_to_its_policies(
         gated: EmulatedAws, bootstrap: tuple[subprocess.CompletedProcess[str], dict[str, Any]]) -> None:
     _, resources = bootstrap
     bucket = resources["aws_s3_bucket.state"]["bucket"]
-    preview_arn = resources["module.github_oidc.aws_iam_role.preview"]["arn"]
+    preview_arn = resources["module.github_oidc.aws_iam_role.preview[0]"]["arn"]
     shared_arn = resources["module.github_oidc.aws_iam_role.shared"]["arn"]
     gated.iam_gate_log.write_text("")
 
