@@ -4,6 +4,8 @@
 # machine has one shared daemon, so callers serialise on a lock and never start a second one.
 # Usage: setup-docker.sh   (env: ECS_POC_CACHE for the log directory, DOCKER_WAIT_SECONDS)
 set -euo pipefail
+# shellcheck source=.ci/detach.sh
+source "$(dirname "$0")/detach.sh"
 
 cache=${ECS_POC_CACHE:-${HOME}/.cache/ecs-poc}
 wait_seconds=${DOCKER_WAIT_SECONDS:-60}
@@ -32,8 +34,9 @@ if ! answers; then
     echo "setup-docker: dockerd (pid $(cat "$pidfile")) is starting; waiting" >&2
   else
     echo "setup-docker: starting dockerd in the background (log: $log)" >&2
-    # setsid + nohup: the daemon must outlive this script and the make run that called it.
-    setsid nohup dockerd >>"$log" 2>&1 </dev/null &
+    # Detached: the daemon outlives this script and the make run that called it, and holds none
+    # of their descriptors (locks included).
+    detach dockerd >>"$log" 2>&1
   fi
   deadline=$(( $(date +%s) + wait_seconds ))
   until answers; do

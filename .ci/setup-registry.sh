@@ -10,6 +10,8 @@
 # Idempotent; state under $ECS_POC_CACHE/registry. Needs root (443, /etc/hosts, /etc/docker).
 # Usage: setup-registry.sh [up|down|status]   (env: ECS_POC_CACHE, ECS_POC_REGION, ECS_POC_REGISTRY_ACCOUNTS)
 set -euo pipefail
+# shellcheck source=.ci/detach.sh
+source "$(dirname "$0")/detach.sh"
 
 action=${1:-up}
 cache=${ECS_POC_CACHE:-$HOME/.cache/ecs-poc}
@@ -122,8 +124,8 @@ mv -f "$dir/config.yml.new" "$dir/config.yml"
 if ! answers; then
   if ! ours_running; then
     echo "setup-registry: starting docker-registry on 127.0.0.1:443 as $host (log: $dir/registry.log)" >&2
-    # 9>&-: the daemon must not inherit (and so hold forever) the setup lock.
-    setsid nohup docker-registry serve "$dir/config.yml" >>"$dir/registry.log" 2>&1 </dev/null 9>&- &
+    # Detached: the daemon must not inherit (and so hold forever) the setup lock or a caller's.
+    detach docker-registry serve "$dir/config.yml" >>"$dir/registry.log" 2>&1
     echo $! >"$pidfile"
   fi
   deadline=$(( $(date +%s) + 20 ))

@@ -141,7 +141,8 @@ pub struct Plan {
     /// The saved plan file; `apply` applies exactly this.
     pub file: PathBuf,
     pub has_changes: bool,
-    /// Human-readable plan (`terraform show -no-color FILE`).
+    /// Human-readable plan: what `terraform show -no-color FILE` prints, taken from the plan's
+    /// own output (see [`plan_text`]).
     pub text: String,
     pub summary: PlanSummary,
 }
@@ -292,31 +293,13 @@ impl Terraform {
                     .with_hint(hint_for(&done.stderr)));
             }
         };
-        let file_arg = file.display().to_string();
-        let json = self
-            .run(
-                stack,
-                &["show".into(), "-json".into(), file_arg.clone()],
-                false,
-            )
-            .await?;
-        if json.code != 0 {
-            return Err(self.failure("show -json", stack, &json));
-        }
-        let show: ShowJson = serde_json::from_str(json.stdout.trim()).map_err(|e| {
-            Error::terraform(format!(
-                "`terraform show -json` printed something that is not a plan: {e}"
-            ))
-            .with_hint("check that terraform-binary is terraform >= 1.5 or OpenTofu")
-            .with_source(e)
-        })?;
-        let summary = summarize(&show)?;
-        let text = self
-            .run(stack, &["show".into(), "-no-color".into(), file_arg], false)
-            .await?;
-        if text.code != 0 {
-            return Err(self.failure("show", stack, &text));
-        }
+        // An empty plan (exit 0) has no resource change to summarise: `show -json`, which loads
+        // every provider's schema again (about 2 s for the AWS provider), would add nothing.
+        let summary = if has_changes {
+            self.summary(stack, &file).await?
+        } else {
+            PlanSummary::default()
+        };
         tracing::info!(
             stack = %stack.backend_key,
             add = summary.add,
@@ -328,9 +311,28 @@ impl Terraform {
         Ok(Plan {
             file,
             has_changes,
-            text: text.stdout,
+            text: plan_text(&done.stdout),
             summary,
         })
+    }
+
+    /// The summary of a saved plan, from `terraform show -json FILE`.
+    async fn summary(&self, stack: &Stack, file: &Path) -> Result<PlanSummary> {
+        let file_arg = file.display().to_string();
+        let json = self
+            .run(stack, &["show".into(), "-json".into(), file_arg], false)
+            .await?;
+        if json.code != 0 {
+            return Err(self.failure("show -json", stack, &json));
+        }
+        let show: ShowJson = serde_json::from_str(json.stdout.trim()).map_err(|e| {
+            Error::terraform(format!(
+                "`terraform show -json` printed something that is not a plan: {e}"
+            ))
+            .with_hint("check that terraform-binary is terraform >= 1.5 or OpenTofu")
+            .with_source(e)
+        })?;
+        summarize(&show)
     }
 
     /// Apply exactly the saved plan; a stale plan (state moved on) fails rather than re-planning.
@@ -414,6 +416,33 @@ impl Terraform {
             stack.backend_key
         ))
     }
+}
+
+/// The human-readable plan from `terraform plan -no-color`'s output: the same text as
+/// `terraform show -no-color FILE` (under `TF_IN_AUTOMATION`), after the progress lines of the
+/// refresh (`ADDRESS: Refreshing state... [id=..]`, `Reading...`, `Read complete after ..`).
+/// Taking it from the plan saves a `terraform show`, which loads every provider's schema again
+/// (about 2 s for the AWS provider) for each planned stack.
+pub fn plan_text(stdout: &str) -> String {
+    const PROGRESS: [&str; 4] = [
+        ": Refreshing state...",
+        ": Reading...",
+        ": Still reading...",
+        ": Read complete after ",
+    ];
+    let progress = |line: &str| {
+        !line.starts_with(char::is_whitespace) && PROGRESS.iter().any(|p| line.contains(p))
+    };
+    let mut lines = stdout.lines().peekable();
+    while lines
+        .next_if(|line| line.trim().is_empty() || progress(line))
+        .is_some()
+    {}
+    let mut text = lines.collect::<Vec<_>>().join("\n");
+    if !text.is_empty() {
+        text.push('\n');
+    }
+    text
 }
 
 fn hint_for(stderr: &str) -> String {
@@ -590,6 +619,51 @@ mod tests {
             .iter()
             .map(|r| (r.address.as_str(), r.action.as_str()))
             .collect()
+    }
+
+    #[test]
+    fn plan_text_is_the_plan_without_the_refresh_progress() {
+        let stdout = "data.aws_region.current: Reading...\n\
+module.net.aws_vpc.this: Refreshing state... [id=vpc-1]\n\
+module.x.aws_iam_policy.shared[\"images logs\"]: Refreshing state... [id=arn:aws:iam::1:policy/p]\n\
+data.aws_region.current: Read complete after 0s [id=eu-west-2]\n\
+\n\
+Terraform used the selected providers to generate the following execution\n\
+plan. Resource actions are indicated with the following symbols:\n\
+  + create\n\
+\n\
+Terraform will perform the following actions:\n\
+\n\
+  # aws_s3_bucket.data will be created\n\
+  + resource \"aws_s3_bucket\" \"data\" {\n\
+      + note = \"x: Refreshing state... stays: it is indented\"\n\
+    }\n\
+\n\
+Plan: 1 to add, 0 to change, 0 to destroy.\n";
+        let text = plan_text(stdout);
+        assert!(
+            text.starts_with("Terraform used the selected providers"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("vpc-1") && !text.contains("Read complete"),
+            "{text}"
+        );
+        assert!(text.contains("stays: it is indented"), "{text}");
+        assert!(
+            text.ends_with("Plan: 1 to add, 0 to change, 0 to destroy.\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn plan_text_of_an_unchanged_stack_says_so() {
+        let stdout = "aws_vpc.this: Refreshing state... [id=vpc-1]\n\n\
+No changes. Your infrastructure matches the configuration.\n\n\
+Terraform has compared your real infrastructure against your configuration\n\
+and found no differences, so no changes are needed.\n";
+        assert!(plan_text(stdout).starts_with("No changes."));
+        assert_eq!(plan_text(""), "");
     }
 
     #[test]

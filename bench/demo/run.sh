@@ -37,9 +37,15 @@ if [ -n "$after_ref" ]; then after=$(clone after "$after_ref"); else after=$here
 declare -A dirs=([before]=$before [after]=$after)
 # One target dir for both: only this crate recompiles when a side's src/ differs. Each measured run
 # is preceded by an untimed build (and virtualenv check) of its side, so those steps inside the
-# measured `make demo` are no-ops.
+# measured `make demo` are no-ops. Cargo decides whether the crate is fresh by comparing its
+# sources' modification times with the last build's, whichever clone that build came from; both
+# clones are made before any build, so without the touch the second side would run the first
+# side's binary.
 target=${CARGO_TARGET_DIR:-$cache/target}
-build() { CARGO_TARGET_DIR=$target make -C "${dirs[$1]}" --no-print-directory build setup-python >>"$out/build-$1.log" 2>&1; }
+build() {
+  find "${dirs[$1]}/src" -name '*.rs' -exec touch {} +
+  CARGO_TARGET_DIR=$target make -C "${dirs[$1]}" --no-print-directory build setup-python >>"$out/build-$1.log" 2>&1
+}
 
 exec 8>"$lock"
 waited=$(date +%s)

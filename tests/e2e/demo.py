@@ -117,7 +117,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--keep", action="store_true", help="on a terminal, wait for Enter before tearing down")
     args = parser.parse_args()
-    world = start_world()
+    # The scripted ECS reports each rollout steady at the first DescribeServices, as if the
+    # service were already running: how the binary waits on a rollout is tested elsewhere
+    # (tests/stage_ecs.rs, tests/e2e), and the demo has no reason to sit through it.
+    world = start_world(fake_ecs_args=("--steady-after", "0"))
     try:
         demo(world, keep=args.keep)
     finally:
