@@ -54,7 +54,7 @@ lint-app: setup-app setup-lint ## ruff, mypy --strict, hadolint, shellcheck for 
 	"$(APP_VENV)/bin/ruff" format --config app/ruff.toml --check $(APP_PY_PATHS)
 	"$(APP_VENV)/bin/mypy" --config-file app/mypy.ini --cache-dir "$(CACHE)/mypy-cache" $(APP_PY_SOURCES)
 	"$(LINT_VENV)/bin/hadolint" Dockerfile
-	"$(LINT_VENV)/bin/shellcheck" .ci/setup-docker.sh .ci/base-image.sh bench/app/*.sh
+	"$(LINT_VENV)/bin/shellcheck" -x .ci/setup-docker.sh .ci/base-image.sh bench/app/*.sh
 
 bench-app: setup-app docker-up ## Benchmark: wrk at 1/16/64 connections, gunicorn image vs flask run (not a test)
 	DOCKER="$(DOCKER)" bash bench/app/run.sh

@@ -35,5 +35,5 @@ lint-stages: setup-lint setup-terraform ## ruff, mypy --strict, shellcheck, terr
 	"$(LINT_VENV)/bin/ruff" format --line-length 120 --check $(STAGES_PY)
 	"$(LINT_VENV)/bin/mypy" --strict --ignore-missing-imports --follow-imports=silent \
 	  --cache-dir "$(CACHE)/mypy-cache-stages" $(STAGES_PY)
-	"$(LINT_VENV)/bin/shellcheck" $(STAGES_SH)
+	"$(LINT_VENV)/bin/shellcheck" -x $(STAGES_SH)
 	TF_CLI_CONFIG_FILE=/dev/null "$(CACHE)/bin/terraform" fmt -check -recursive tests/fixtures/tf-small tests/fixtures/tf-rerun-shared tests/fixtures/tf-rerun-preview tests/fixtures/tf-deploy-shared tests/fixtures/tf-deploy-preview
