@@ -911,6 +911,26 @@ impl Settings {
         Ok(())
     }
 
+    /// The `main` service of an environment with `promote-from` only ever runs images that
+    /// already ran in its source: a deploy would build and push a new one, so it is refused
+    /// with the command to run instead.
+    pub fn refuse_builds_into_promoted_environment(&self) -> Result<()> {
+        let env = &self.environment;
+        match self
+            .environments
+            .get(env)
+            .and_then(|e| e.promote_from.as_deref())
+        {
+            Some(source) => Err(Error::config(format!(
+                "{env} receives images only by promotion from {source}: a deploy would build a new image"
+            ))
+            .with_hint(format!(
+                "run `ecs-poc promote --from {source} --to {env}` (inputs command: promote, from, to), or deploy to {source}"
+            ))),
+            None => Ok(()),
+        }
+    }
+
     /// promote: the source environment's name and settings, after the rule that the target
     /// (this run's environment) accepts images only from its `promote-from`.
     pub fn promotion_source(&self) -> Result<(String, EnvironmentConfig)> {

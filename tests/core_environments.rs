@@ -219,7 +219,7 @@ fn an_unknown_environment_lists_the_known_ones() {
 fn an_environment_overrides_the_top_level_keys_and_flags_and_inputs_override_it() {
     let f = Fixture::push(TWO_ACCOUNTS);
     let s = f
-        .prepare(&["--environment", "production"])
+        .prepare(&["plan", "--environment", "production"])
         .expect("production")
         .settings;
     assert_eq!(s.aws_region, "eu-west-1");
@@ -232,7 +232,7 @@ fn an_environment_overrides_the_top_level_keys_and_flags_and_inputs_override_it(
     // A key the environment leaves out falls back to the top level.
     let f = Fixture::push(&TWO_ACCOUNTS.replace("    aws-region: eu-west-1\n", ""));
     let s = f
-        .prepare(&["--environment", "production"])
+        .prepare(&["plan", "--environment", "production"])
         .expect("production")
         .settings;
     assert_eq!(s.aws_region, "eu-central-1");
@@ -277,7 +277,7 @@ fn an_environment_overrides_the_top_level_keys_and_flags_and_inputs_override_it(
 fn the_environment_names_the_stacks_and_the_repositories() {
     let f = Fixture::push(TWO_ACCOUNTS);
     let run = f
-        .prepare(&["--environment", "production"])
+        .prepare(&["plan", "--environment", "production"])
         .expect("production");
     let pr = StackName::for_pull_request(3).expect("pr-3");
     assert_eq!(
@@ -636,4 +636,24 @@ fn destroy_and_sweep_act_on_the_selected_environment_s_bucket_region_and_role() 
     );
     assert_eq!(stack.backend_region, "eu-west-1");
     assert_eq!(stack.backend_key, "preview/pr-4.tfstate");
+}
+
+#[test]
+fn a_deploy_into_an_environment_that_takes_promotions_is_refused() {
+    let err = Fixture::push(TWO_ACCOUNTS).error(&["deploy", "--environment", "production"]);
+    assert_eq!(err.exit_code(), 2);
+    assert!(
+        err.to_string()
+            .contains("production receives images only by promotion from staging"),
+        "{err}"
+    );
+    assert!(
+        err.hint()
+            .is_some_and(|h| h.contains("ecs-poc promote --from staging --to production")),
+        "{err:?}"
+    );
+    // Its source still deploys from builds.
+    Fixture::push(TWO_ACCOUNTS)
+        .prepare(&["deploy", "--environment", "staging"])
+        .expect("staging deploys");
 }

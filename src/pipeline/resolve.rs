@@ -48,6 +48,11 @@ pub fn prepare<'a>(command: Option<Command>, opts: &Options, env: &'a dyn Env) -
         Some(c) => c,
         None => default_command(&ctx, settings.pull_request)?,
     };
+    // A pull request's preview builds into its own repository; only the `main` service of an
+    // environment that takes promotions must never run a fresh build.
+    if command == Command::Deploy && resolve_stack(&settings, &ctx).is_ok_and(|s| s.is_main()) {
+        settings.refuse_builds_into_promoted_environment()?;
+    }
     let github = github_client(&settings, &ctx, &workflow);
     Ok(Run {
         settings,
