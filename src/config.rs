@@ -911,14 +911,18 @@ impl Settings {
         Ok(())
     }
 
+    /// This run's environment as `ecs-poc.yml` names it; `None` for the implicit `main`.
+    pub fn selected_environment(&self) -> Option<&EnvironmentConfig> {
+        self.environments.get(&self.environment)
+    }
+
     /// The `main` service of an environment with `promote-from` only ever runs images that
     /// already ran in its source: a deploy would build and push a new one, so it is refused
     /// with the command to run instead.
     pub fn refuse_builds_into_promoted_environment(&self) -> Result<()> {
         let env = &self.environment;
         match self
-            .environments
-            .get(env)
+            .selected_environment()
             .and_then(|e| e.promote_from.as_deref())
         {
             Some(source) => Err(Error::config(format!(
@@ -960,8 +964,7 @@ impl Settings {
             .with_hint("pick one of the environments: in ecs-poc.yml"));
         };
         match self
-            .environments
-            .get(to)
+            .selected_environment()
             .and_then(|t| t.promote_from.as_deref())
         {
             Some(accepted) if accepted == from => Ok((from, source.clone())),

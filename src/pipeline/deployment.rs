@@ -29,12 +29,10 @@ impl Run<'_> {
     /// Whether the environment is the one end users reach (GitHub's `production_environment`):
     /// one named `production`, or one that takes promotions (`promote-from`).
     fn is_production_environment(&self) -> bool {
-        let name = self.environment_name();
-        name == "production"
+        self.environment_name() == "production"
             || self
                 .settings
-                .environments
-                .get(name)
+                .selected_environment()
                 .is_some_and(|e| e.promote_from.is_some())
     }
 

@@ -190,10 +190,7 @@ impl Run<'_> {
     /// stack's default (previews on).
     fn previews_var(&self) -> Option<(String, String)> {
         let s = &self.settings;
-        let takes_previews = s
-            .environments
-            .get(&s.environment)
-            .is_some_and(|e| e.previews);
+        let takes_previews = s.selected_environment().is_some_and(|e| e.previews);
         (s.named_environment && !takes_previews)
             .then(|| ("previews".to_string(), "false".to_string()))
     }
