@@ -2,7 +2,8 @@
 # and its proof with boto3 and terraform against the emulator.
 TEST_TARGETS += test-harness
 LINT_TARGETS += lint-harness
-HARNESS_PY := tests/harness/iam_gate tests/harness/tests tests/harness/fidelity_proxy.py tests/harness/emulated_aws.py
+HARNESS_PY := tests/harness/iam_gate tests/harness/tests tests/harness/fidelity_proxy.py tests/harness/emulated_aws.py \
+  tests/harness/answered_calls.py tests/harness/request_log.py
 
 .PHONY: test-harness lint-harness
 

@@ -108,6 +108,7 @@ class EmulatedAws:
         self.log_path = log_path or Path(tempfile.mkstemp(prefix="moto-", suffix=".log")[1])
         self.iam_gate_mode = iam_gate or mode_from_env()
         self.iam_gate_log = self.log_path.with_name(self.log_path.stem + "-iam-gate.jsonl")
+        self.proxy_log = self.log_path.with_name(self.log_path.stem + "-proxy.jsonl")
         self.iam_gate: IamGate | None = None
         self._moto: subprocess.Popen[bytes] | None = None
         self._proxy: FidelityProxy | None = None
@@ -141,7 +142,7 @@ class EmulatedAws:
         self.iam_gate = IamGate(self.moto_endpoint, ACCOUNT_ID, self.iam_gate_mode, self.iam_gate_log)
         registries = [(ACCOUNT_ID, self.region), *self.accounts.items()]
         self._proxy = FidelityProxy(self.moto_port, region=self.region, gate=self.iam_gate,
-                                    registries=registries).start()
+                                    registries=registries, request_log=self.proxy_log).start()
         print(f"IAM gate: {self.iam_gate_mode}; refusals logged to {self.iam_gate_log}", file=sys.stderr, flush=True)
         return self
 
@@ -210,6 +211,7 @@ class EmulatedAws:
             resp.read()
         if self._proxy is not None:
             self._proxy.ecs_memory.clear()
+            self._proxy.answered_calls.clear()
         if self.iam_gate is not None:
             self.iam_gate.forget()
         self._admin_credentials.clear()

@@ -13,20 +13,30 @@ shipped terraform and binary tests them and not the emulator; it also injects fa
    services, on which the AWS provider 5.100 crashes (nil awsvpcConfiguration). The proxy
    remembers those request fields per service and returns them as ECS does, and drops the
    empty networkConfiguration, which ECS omits.
+4. Lost answers. Each answer goes out in one write, and a retry of a change already answered gets
+   that answer again instead of being carried out twice (`tests.harness.answered_calls`).
+
+Every request is logged as a JSON line (`tests.harness.request_log`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import http.client
 import json
 import re
 import threading
+import time
+import traceback
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 from tests.harness import iam_gate as gating
+from tests.harness.answered_calls import Answer, AnsweredCalls, invocation_of
 from tests.harness.ecr_bridge import EcrBridge
 from tests.harness.faults import Faults
+from tests.harness.request_log import RequestLog, operation
 from tests.harness.settle import settled
 
 _CREATE_ZONE_PATH = re.compile(r"^/2013-04-01/hostedzone/?(\?.*)?$")
@@ -144,9 +154,23 @@ class _Handler(BaseHTTPRequestHandler):
     ecr_bridge: EcrBridge | None = None
     faults: Faults | None = None
     iam_gate: gating.IamGate | None = None
+    request_log: RequestLog = RequestLog(None)
+    answered_calls: AnsweredCalls = AnsweredCalls()
 
     def log_message(self, format: str, *args: object) -> None:
-        """Quiet: moto keeps its own request log."""
+        """Quiet: `request_log` keeps the proxy's record."""
+
+    def handle(self) -> None:
+        self.request_log.record(client=self.client_address[1], event="open")
+        try:
+            super().handle()
+        finally:
+            self.request_log.record(client=self.client_address[1], event="close",
+                                    last=repr(getattr(self, "raw_requestline", b"")[:60]))
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        self.request_log.record(client=self.client_address[1], event="send_error", code=code, message=message or "")
+        super().send_error(code, message, explain)
 
     def _read_body(self) -> bytes:
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
@@ -165,14 +189,45 @@ class _Handler(BaseHTTPRequestHandler):
         return self.rfile.read(length) if length else b""
 
     def _answer(self, status: int, content_type: str, data: bytes) -> None:
-        self.send_response_only(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        self._send(Answer(status, "", (("Content-Type", content_type), ("Content-Length", str(len(data)))), data))
 
     def _forward(self) -> None:
-        body = self._read_body()
+        started = time.monotonic()
+        self._status = 0
+        self._replayed = False
+        body = b""
+        failure: Exception | None = None
+        try:
+            body = self._read_body()
+            self._answer_request(body)
+        except Exception as error:
+            failure = error
+            raise
+        finally:
+            self._record(started, body, failure)
+
+    def _record(self, started: float, body: bytes, failure: Exception | None) -> None:
+        invocation, attempt = invocation_of(dict(self.headers.items()))
+        fields: dict[str, object] = {
+            "client": self.client_address[1],
+            "op": self._operation(body),
+            "status": self._status,
+            "ms": round((time.monotonic() - started) * 1000),
+            "invocation": invocation,
+            "attempt": attempt,
+            "body": hashlib.sha1(body).hexdigest()[:12],
+        }
+        if self._replayed:
+            fields["replayed"] = True
+        if failure is not None:
+            fields["error"] = repr(failure)
+            fields["trace"] = "".join(traceback.format_exception(failure, limit=6))
+        self.request_log.record(**fields)
+
+    def _operation(self, body: bytes) -> str:
+        return operation(self.command, self.path, self.headers.get("X-Amz-Target", ""), body)
+
+    def _answer_request(self, body: bytes) -> None:
         target = self.headers.get("X-Amz-Target", "")
         if self.faults is not None:
             if self.path.startswith("/_harness/faults"):
@@ -188,13 +243,21 @@ class _Handler(BaseHTTPRequestHandler):
             if refusal is not None:
                 self._answer(*refusal)
                 return
+        replay = self.answered_calls.replay(dict(self.headers.items()))
+        if replay is not None:
+            self._replayed = True
+            self._send(replay)
+            return
         if self.ecr_bridge is not None:
             self.ecr_bridge.before(target)
-        self._relay(body)
+        answer = self._relay(body)
+        self.answered_calls.remember(dict(self.headers.items()), self._operation(body), answer)
+        self._send(answer)
         if self.ecr_bridge is not None:
             self.ecr_bridge.after(target, body)
 
-    def _relay(self, body: bytes) -> None:
+    def _relay(self, body: bytes) -> Answer:
+        """moto's answer to this request, with the fidelity fixes applied."""
         if self.command == "POST" and _CREATE_ZONE_PATH.match(self.path):
             body = mark_private_zone(body)
         target = self.headers.get("X-Amz-Target", "")
@@ -212,26 +275,32 @@ class _Handler(BaseHTTPRequestHandler):
             conn.request(self.command, self.path, body=body or None, headers=headers)
             resp = conn.getresponse()
             data = resp.read()
-            if self.iam_gate is not None:
-                self.iam_gate.observe(self.command, self.path, dict(self.headers.items()), body, resp.status, data)
-            if ecs_operation and resp.status == 200:
-                data = self.ecs_memory.rewrite(ecs_operation, data)
-            data = settled(self.command, self.path, data)
-            self.send_response_only(resp.status, resp.reason)
-            for key, value in resp.getheaders():
-                if key.lower() not in _HOP_BY_HOP:
-                    self.send_header(key, value)
-            if self.command == "HEAD":
-                upstream_length = resp.getheader("Content-Length")
-                if upstream_length is not None:
-                    self.send_header("Content-Length", upstream_length)
-            else:
-                self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(data)
         finally:
             conn.close()
+        if self.iam_gate is not None:
+            self.iam_gate.observe(self.command, self.path, dict(self.headers.items()), body, resp.status, data)
+        if ecs_operation and resp.status == 200:
+            data = self.ecs_memory.rewrite(ecs_operation, data)
+        data = settled(self.command, self.path, data)
+        answer_headers = [(k, v) for k, v in resp.getheaders() if k.lower() not in _HOP_BY_HOP]
+        if self.command == "HEAD":
+            upstream_length = resp.getheader("Content-Length")
+            if upstream_length is not None:
+                answer_headers.append(("Content-Length", upstream_length))
+            data = b""
+        else:
+            answer_headers.append(("Content-Length", str(len(data))))
+        return Answer(resp.status, resp.reason, tuple(answer_headers), data)
+
+    def _send(self, answer: Answer) -> None:
+        """Write the status line, the headers and the body in one write. A client that receives the
+        headers alone may give up the connection before the body follows (see `answered_calls`)."""
+        self._status = answer.status
+        reason = answer.reason or self.responses.get(answer.status, ("",))[0]
+        head = [f"{self.protocol_version} {answer.status} {reason}\r\n"]
+        head += [f"{key}: {value}\r\n" for key, value in answer.headers]
+        head.append("\r\n")
+        self.wfile.write("".join(head).encode("latin-1", "strict") + answer.data)
 
     do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = do_OPTIONS = _forward
 
@@ -240,10 +309,12 @@ class FidelityProxy:
     """Runs the proxy on a free loopback port in a daemon thread."""
 
     def __init__(self, upstream_port: int, host: str = "127.0.0.1", region: str = "eu-west-2",
-                 gate: gating.IamGate | None = None, registries: list[tuple[str, str]] | None = None) -> None:
+                 gate: gating.IamGate | None = None, registries: list[tuple[str, str]] | None = None,
+                 request_log: Path | None = None) -> None:
         self.faults = Faults()
         self.iam_gate = gate
         self.ecs_memory = EcsServiceMemory()
+        self.answered_calls = AnsweredCalls()
         bridge = EcrBridge(f"http://127.0.0.1:{upstream_port}", region, registries)
         handler = type(
             "BoundHandler",
@@ -254,6 +325,8 @@ class FidelityProxy:
                 "faults": self.faults,
                 "ecs_memory": self.ecs_memory,
                 "iam_gate": gate,
+                "request_log": RequestLog(request_log),
+                "answered_calls": self.answered_calls,
             },
         )
         self._server = ThreadingHTTPServer((host, 0), handler)
