@@ -192,30 +192,27 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(Answer(status, "", (("Content-Type", content_type), ("Content-Length", str(len(data)))), data))
 
     def _forward(self) -> None:
-        started = time.monotonic()
+        self._started = time.monotonic()
         self._status = 0
         self._replayed = False
-        body = b""
-        failure: Exception | None = None
+        self._body = b""
         try:
-            body = self._read_body()
-            self._answer_request(body)
+            self._body = self._read_body()
+            self._answer_request(self._body)
         except Exception as error:
-            failure = error
+            self._record(error)
             raise
-        finally:
-            self._record(started, body, failure)
 
-    def _record(self, started: float, body: bytes, failure: Exception | None) -> None:
+    def _record(self, failure: Exception | None = None) -> None:
         invocation, attempt = invocation_of(dict(self.headers.items()))
         fields: dict[str, object] = {
             "client": self.client_address[1],
-            "op": self._operation(body),
+            "op": self._operation(self._body),
             "status": self._status,
-            "ms": round((time.monotonic() - started) * 1000),
+            "ms": round((time.monotonic() - self._started) * 1000),
             "invocation": invocation,
             "attempt": attempt,
-            "body": hashlib.sha1(body).hexdigest()[:12],
+            "body": hashlib.sha1(self._body).hexdigest()[:12],
         }
         if self._replayed:
             fields["replayed"] = True
@@ -296,6 +293,8 @@ class _Handler(BaseHTTPRequestHandler):
         """Write the status line, the headers and the body in one write. A client that receives the
         headers alone may give up the connection before the body follows (see `answered_calls`)."""
         self._status = answer.status
+        # Logged before the answer leaves, so that whoever reads the log after an answer finds its line.
+        self._record()
         reason = answer.reason or self.responses.get(answer.status, ("",))[0]
         head = [f"{self.protocol_version} {answer.status} {reason}\r\n"]
         head += [f"{key}: {value}\r\n" for key, value in answer.headers]

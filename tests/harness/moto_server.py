@@ -86,7 +86,7 @@ def _patch_autoscaling_tags() -> None:
         if arn and tags:
             with _AAS_LOCK:
                 _AAS_TAGS.setdefault(arn, {}).update(tags)
-        return answer
+        return str(answer)
 
     def tag_resource(self: Any) -> str:
         with _AAS_LOCK:

@@ -46,7 +46,7 @@ def registry_reachable(timeout: float = 5.0) -> bool:
     url = "https://registry.terraform.io/.well-known/terraform.json"
     try:
         with urllib.request.urlopen(url, timeout=timeout) as resp:
-            return resp.status == 200
+            return bool(resp.status == 200)
     except (TimeoutError, OSError):
         return False
 
