@@ -39,7 +39,7 @@ output "task_permissions_boundary_arn" {
 }
 
 output "preview_task_permissions_boundary_arn" {
-  description = "Permissions boundary of every pull-request preview task and execution role (looked up by name)."
+  description = "Permissions boundary of every pull-request preview task and execution role (looked up by name); null when previews is false."
   value       = module.github_oidc.preview_task_permissions_boundary_arn
 }
 

@@ -359,6 +359,38 @@ def test_production_has_no_preview_role_and_no_promote_source_role(world: World)
         assert caught.value.response["Error"]["Code"] == "NoSuchEntity"
 
 
+def policy_documents(aws: EmulatedAws, prefix: str) -> dict[str, str]:
+    """The default version of every customer-managed policy named `<prefix>-...`, as text."""
+    iam = aws.client("iam")
+    found: dict[str, str] = {}
+    for page in iam.get_paginator("list_policies").paginate(Scope="Local"):
+        for policy in page["Policies"]:
+            if policy["PolicyName"].startswith(f"{prefix}-"):
+                version = iam.get_policy_version(PolicyArn=policy["Arn"], VersionId=policy["DefaultVersionId"])
+                document = version["PolicyVersion"]["Document"]
+                found[policy["PolicyName"]] = document if isinstance(document, str) else json.dumps(document)
+    return found
+
+
+def preview_names(base: str, documents: dict[str, str]) -> dict[str, list[str]]:
+    """Per policy, the preview resources of `base` it names: cluster or repository, load balancer, state."""
+    pattern = re.compile(re.escape(base) + r"-(?:previews\b|pv/|preview-task-boundary)|preview/pr-")
+    return {name: sorted(set(pattern.findall(text))) for name, text in documents.items() if pattern.search(text)}
+
+
+def test_an_environment_without_previews_grants_nothing_on_previews(world: World) -> None:
+    production = policy_documents(world.aws, PRODUCTION)
+    staging = policy_documents(world.aws, STAGING)
+
+    assert f"{PRODUCTION}-preview-task-boundary" not in production
+    assert preview_names(PRODUCTION, production) == {}
+    # The same search finds staging's, which has previews: its boundary and its shared role's grants on them.
+    assert f"{STAGING}-preview-task-boundary" in staging
+    found = preview_names(STAGING, staging)
+    assert f"{STAGING}-pv/" in found[f"{STAGING}-deploy-shared-load-balancing"]
+    assert f"{STAGING}-previews" in found[f"{STAGING}-deploy-shared-cluster"]
+
+
 def test_stagings_roles_keep_the_default_branch_and_pull_requests(world: World) -> None:
     """Without github_environment, nothing changes: the default branch deploys, pull requests preview."""
     shared, preview = str(world.staging["shared_role_arn"]), str(world.staging["preview_role_arn"])

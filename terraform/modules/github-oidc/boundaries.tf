@@ -8,8 +8,8 @@ locals {
   # Built from the names (not the resources' attributes) so that every policy document is
   # known at plan time, where the quota test measures it.
   infra_boundary_arn = "${local.iam_arn}:policy/${local.infra_boundary_name}"
-  # The production repository (<base>) and the pull requests' repository (<base>-previews).
-  repository_arns = [local.repository_arn, "${local.repository_arn}-previews"]
+  # The production repository (<base>) and, with previews, the pull requests' one (<base>-previews).
+  repository_arns = concat([local.repository_arn], var.previews ? ["${local.repository_arn}-previews"] : [])
   # Every log group of this environment: /<name>/<environment>/... (app and preview logs) and
   # /<base>/... (VPC flow logs).
   env_log_groups = [
@@ -22,19 +22,24 @@ locals {
 # production repository and write the production log group; the pull requests' pull from the
 # preview repository and write the preview log group. The preview deploy role can create roles
 # only with the preview boundary, so a pull request cannot mint a role that reaches production.
+# An environment without previews has no preview boundary.
 locals {
-  task_boundaries = {
-    task = {
-      repository = local.repository_arn
-      log_group  = local.app_log_group
-      of         = "production (default branch)"
-    }
-    preview-task = {
-      repository = "${local.repository_arn}-previews"
-      log_group  = "arn:${local.part}:logs:${local.region}:${local.account}:log-group:/${var.name}/${var.environment}/previews"
-      of         = "pull-request preview"
-    }
-  }
+  task_boundaries = merge(
+    {
+      task = {
+        repository = local.repository_arn
+        log_group  = local.app_log_group
+        of         = "production (default branch)"
+      }
+    },
+    var.previews ? {
+      preview-task = {
+        repository = "${local.repository_arn}-previews"
+        log_group  = "arn:${local.part}:logs:${local.region}:${local.account}:log-group:/${var.name}/${var.environment}/previews"
+        of         = "pull-request preview"
+      }
+    } : {},
+  )
 }
 
 data "aws_iam_policy_document" "task_boundary" {

@@ -19,8 +19,8 @@ output "task_permissions_boundary_arn" {
 }
 
 output "preview_task_permissions_boundary_arn" {
-  description = "Permissions boundary every pull-request preview task and execution role must carry."
-  value       = aws_iam_policy.task_boundary["preview-task"].arn
+  description = "Permissions boundary every pull-request preview task and execution role must carry; null when previews is false."
+  value       = var.previews ? aws_iam_policy.task_boundary["preview-task"].arn : null
 }
 
 output "infra_permissions_boundary_arn" {

@@ -19,13 +19,14 @@ locals {
   role_flow   = "${local.iam_arn}:role/${local.base}-flow-*"
   role_main   = "${local.iam_arn}:role/${local.base}-main*"
   profile_arn = "${local.iam_arn}:instance-profile/${local.base}-instance"
-  # The production cluster on EC2 and the pull requests' cluster on Fargate.
-  cluster_arns   = [local.cluster_arn, "${local.ecs_arn}:cluster/${local.previews_name}"]
+  # The production cluster on EC2 and, with previews, the pull requests' cluster on Fargate.
+  cluster_arns   = concat([local.cluster_arn], var.previews ? ["${local.ecs_arn}:cluster/${local.previews_name}"] : [])
   capacity_arn   = "${local.ecs_arn}:capacity-provider/${local.base}"
   ecs_agent_role = "arn:${local.part}:iam::aws:policy/service-role/AmazonEC2ContainerServiceforEC2Role"
-  # The production load balancer (<base>) and the pull requests' one (<base>-pv).
-  albs      = ["${local.elb_prefix}:loadbalancer/app/${local.base}/*", "${local.elb_prefix}:loadbalancer/app/${local.base}-pv/*"]
-  listeners = ["${local.elb_prefix}:listener/app/${local.base}/*", "${local.elb_prefix}:listener/app/${local.base}-pv/*"]
+  # The production load balancer (<base>) and, with previews, the pull requests' one (<base>-pv).
+  lb_names  = concat([local.base], var.previews ? ["${local.base}-pv"] : [])
+  albs      = [for n in local.lb_names : "${local.elb_prefix}:loadbalancer/app/${n}/*"]
+  listeners = [for n in local.lb_names : "${local.elb_prefix}:listener/app/${n}/*"]
   zone      = lower(trimsuffix(var.private_zone_name, "."))
   # Tag keys the shared stack sets (default_tags, Name, the subnets' Tier, the capacity
   # provider's AmazonECSManaged).

@@ -19,7 +19,7 @@ variable "environment" {
 }
 
 variable "previews" {
-  description = "Create the preview role, which pull requests assume to deploy preview stacks; false for an environment without previews (e.g. production)."
+  description = "Create the preview role, which pull requests assume to deploy preview stacks; false for an environment without previews (e.g. production): no preview role, no preview task boundary, and the shared role names no preview resource."
   type        = bool
   default     = true
 }
