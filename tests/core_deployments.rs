@@ -10,7 +10,6 @@ mod support;
 use std::path::PathBuf;
 use std::process::Output;
 
-use aws_sdk_ecs::types::ContainerDefinition;
 use ecs_poc::github::GitHubApi;
 use ecs_poc::image::{BuildInputs, content_tag};
 use secrecy::SecretString;
@@ -39,20 +38,7 @@ struct World {
 async fn world(scenario: &str) -> Result<World, String> {
     let tf_bin = support::terraform_bin()?;
     let moto = support::Moto::start()?;
-    let ecs_fake = support::start_fake(
-        "fake_ecs.py",
-        &[
-            "--moto",
-            &moto.url(),
-            "--scenario",
-            scenario,
-            "--steady-after",
-            "1",
-            "--clock",
-            "polls",
-        ],
-        &[],
-    )?;
+    let ecs_fake = support::start_fake_ecs(&moto, scenario, "1", "polls")?;
     let gh = support::start_fake("fake_github.py", &[], &[])?;
     let scratch = tempfile::tempdir().map_err(|e| e.to_string())?;
     let mut env = support::terraform_child_env(&moto.url(), scratch.path())?;
@@ -112,31 +98,17 @@ async fn world(scenario: &str) -> Result<World, String> {
             .map_err(|e| format!("put image: {e:?}"))?;
     }
     let direct_ecs = aws_sdk_ecs::Client::new(&sdk);
-    direct_ecs
-        .create_cluster()
-        .cluster_name("poc")
-        .send()
-        .await
-        .map_err(|e| format!("create cluster: {e:?}"))?;
-    let td = direct_ecs
-        .register_task_definition()
-        .family("ecs-poc-app")
-        .container_definitions(
-            ContainerDefinition::builder()
-                .name("app")
-                .image("placeholder:latest")
-                .memory(256)
-                .essential(true)
-                .build(),
-        )
-        .send()
-        .await
-        .map_err(|e| format!("register: {e:?}"))?;
-    let template = td
-        .task_definition()
-        .and_then(|t| t.task_definition_arn())
-        .unwrap_or_default()
-        .to_string();
+    let template = support::seed_ecs(
+        &direct_ecs,
+        &support::EcsSeed {
+            cluster: "poc",
+            family: "ecs-poc-app",
+            service: None,
+            environment: &[],
+            tags: &[],
+        },
+    )
+    .await?;
 
     let config = scratch.path().join("ecs-poc.yml");
     std::fs::write(

@@ -3,6 +3,8 @@
 //! repositories derived from its name, and the errors for a file or a promotion that cannot work.
 //! Nothing here talks to AWS: every case is decided before credentials.
 
+mod support;
+
 use std::collections::BTreeMap;
 
 use clap::Parser;
@@ -38,26 +40,7 @@ impl Fixture {
     /// An Actions run of `event_name` with `config` as ecs-poc.yml.
     fn actions(event_name: &str, event: serde_json::Value, config: &str) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
-        let event_path = dir.path().join("event.json");
-        std::fs::write(&event_path, event.to_string()).expect("write event");
-        let config_path = dir.path().join("ecs-poc.yml");
-        std::fs::write(&config_path, config).expect("write config");
-        let env: Env = [
-            ("GITHUB_ACTIONS", "true"),
-            ("GITHUB_EVENT_NAME", event_name),
-            (
-                "GITHUB_EVENT_PATH",
-                event_path.to_str().expect("utf-8 path"),
-            ),
-            ("GITHUB_REPOSITORY", "acme/shop"),
-            ("GITHUB_SHA", "0123456789abcdef0123456789abcdef01234567"),
-            ("GITHUB_RUN_ID", "987"),
-            ("GITHUB_RUN_ATTEMPT", "1"),
-            ("ECS_POC_CONFIG", config_path.to_str().expect("utf-8 path")),
-        ]
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
+        let env = support::actions_run_env(dir.path(), event_name, &event, config);
         Self { dir, env }
     }
 

@@ -1,6 +1,8 @@
 //! The core's behaviour without any server: event -> command and stack, settings precedence
 //! and errors, comment rendering (snapshots), truncation, masking, workflow files.
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::io::Write;
 
@@ -27,26 +29,7 @@ impl Fixture {
     /// An Actions-like environment with `event` as the payload and an empty config file.
     fn actions(event_name: &str, event: serde_json::Value) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
-        let event_path = dir.path().join("event.json");
-        std::fs::write(&event_path, event.to_string()).expect("write event");
-        let config = dir.path().join("ecs-poc.yml");
-        std::fs::write(&config, "").expect("write config");
-        let env: Env = [
-            ("GITHUB_ACTIONS", "true"),
-            ("GITHUB_EVENT_NAME", event_name),
-            (
-                "GITHUB_EVENT_PATH",
-                event_path.to_str().expect("utf-8 path"),
-            ),
-            ("GITHUB_REPOSITORY", "acme/shop"),
-            ("GITHUB_SHA", "0123456789abcdef0123456789abcdef01234567"),
-            ("GITHUB_RUN_ID", "987"),
-            ("GITHUB_RUN_ATTEMPT", "1"),
-            ("ECS_POC_CONFIG", config.to_str().expect("utf-8 path")),
-        ]
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
+        let env = support::actions_run_env(dir.path(), event_name, &event, "");
         Self { dir, env }
     }
 

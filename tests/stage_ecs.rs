@@ -9,7 +9,6 @@ mod support;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use aws_sdk_ecs::types::{ContainerDefinition, KeyValuePair, Tag};
 use ecs_poc::ecs::{self, RolloutOutcome, RolloutRequest};
 
 const DIGEST: &str = "123456789012.dkr.ecr.eu-west-2.amazonaws.com/ecs-poc@sha256:1111111111111111111111111111111111111111111111111111111111111111";
@@ -25,67 +24,19 @@ struct World {
 /// `clock` is what advances the fake's script: `polls` for the tests, `seconds` for the benchmark.
 async fn world(scenario: &str, steady_after: &str, clock: &str) -> Result<World, String> {
     let moto = support::Moto::start()?;
-    let fake = support::start_fake(
-        "fake_ecs.py",
-        &[
-            "--moto",
-            &moto.url(),
-            "--scenario",
-            scenario,
-            "--steady-after",
-            steady_after,
-            "--clock",
-            clock,
-        ],
-        &[],
-    )?;
+    let fake = support::start_fake_ecs(&moto, scenario, steady_after, clock)?;
     let direct = aws_sdk_ecs::Client::new(&moto.sdk_config().await);
-    direct
-        .create_cluster()
-        .cluster_name("poc")
-        .send()
-        .await
-        .map_err(|e| format!("create cluster: {e:?}"))?;
-    let app = ContainerDefinition::builder()
-        .name("app")
-        .image("placeholder:latest")
-        .memory(256)
-        .essential(true)
-        .environment(
-            KeyValuePair::builder()
-                .name("SCRIPT_NAME")
-                .value("/pr-3")
-                .build(),
-        )
-        .environment(
-            KeyValuePair::builder()
-                .name("APP_VERSION")
-                .value("unknown")
-                .build(),
-        )
-        .build();
-    let td = direct
-        .register_task_definition()
-        .family("ecs-poc-pr-3")
-        .container_definitions(app)
-        .tags(Tag::builder().key("Stack").value("pr-3").build())
-        .send()
-        .await
-        .map_err(|e| format!("register: {e:?}"))?;
-    let template = td
-        .task_definition()
-        .and_then(|t| t.task_definition_arn())
-        .unwrap_or_default()
-        .to_string();
-    direct
-        .create_service()
-        .cluster("poc")
-        .service_name("pr-3")
-        .task_definition(&template)
-        .desired_count(2)
-        .send()
-        .await
-        .map_err(|e| format!("create service: {e:?}"))?;
+    let template = support::seed_ecs(
+        &direct,
+        &support::EcsSeed {
+            cluster: "poc",
+            family: "ecs-poc-pr-3",
+            service: Some("pr-3"),
+            environment: &[("SCRIPT_NAME", "/pr-3"), ("APP_VERSION", "unknown")],
+            tags: &[("Stack", "pr-3")],
+        },
+    )
+    .await?;
     let ecs = aws_sdk_ecs::Client::new(&support::sdk_config(&fake.url()).await);
     Ok(World {
         _moto: moto,

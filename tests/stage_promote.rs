@@ -12,7 +12,6 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use aws_sdk_ecs::types::{ContainerDefinition, KeyValuePair};
 use ecs_poc::ecs::{self, RolloutRequest};
 use ecs_poc::image::copy::{self, Login, Repository};
 use secrecy::SecretString;
@@ -38,60 +37,19 @@ struct World {
 /// client that goes through the fake playing `scenario` on its poll clock.
 async fn world(scenario: &str, steady_after: &str) -> Result<World, String> {
     let moto = support::Moto::start()?;
-    let fake = support::start_fake(
-        "fake_ecs.py",
-        &[
-            "--moto",
-            &moto.url(),
-            "--scenario",
-            scenario,
-            "--steady-after",
-            steady_after,
-            "--clock",
-            "polls",
-        ],
-        &[],
-    )?;
+    let fake = support::start_fake_ecs(&moto, scenario, steady_after, "polls")?;
     let direct = aws_sdk_ecs::Client::new(&moto.sdk_config().await);
-    direct
-        .create_cluster()
-        .cluster_name("ecs-poc-staging")
-        .send()
-        .await
-        .map_err(|e| format!("create cluster: {e:?}"))?;
-    let app = ContainerDefinition::builder()
-        .name("app")
-        .image("placeholder:latest")
-        .memory(256)
-        .essential(true)
-        .environment(
-            KeyValuePair::builder()
-                .name("APP_VERSION")
-                .value("unknown")
-                .build(),
-        )
-        .build();
-    let td = direct
-        .register_task_definition()
-        .family("ecs-poc-staging-main")
-        .container_definitions(app)
-        .send()
-        .await
-        .map_err(|e| format!("register: {e:?}"))?;
-    let template = td
-        .task_definition()
-        .and_then(|t| t.task_definition_arn())
-        .unwrap_or_default()
-        .to_string();
-    direct
-        .create_service()
-        .cluster("ecs-poc-staging")
-        .service_name("ecs-poc-staging-main")
-        .task_definition(&template)
-        .desired_count(2)
-        .send()
-        .await
-        .map_err(|e| format!("create service: {e:?}"))?;
+    let template = support::seed_ecs(
+        &direct,
+        &support::EcsSeed {
+            cluster: "ecs-poc-staging",
+            family: "ecs-poc-staging-main",
+            service: Some("ecs-poc-staging-main"),
+            environment: &[("APP_VERSION", "unknown")],
+            tags: &[],
+        },
+    )
+    .await?;
     let ecs = aws_sdk_ecs::Client::new(&support::sdk_config(&fake.url()).await);
     Ok(World {
         _moto: moto,

@@ -446,3 +446,117 @@ pub async fn create_state_bucket(s3: &aws_sdk_s3::Client, bucket: &str) {
         .await
         .expect("state bucket");
 }
+
+/// `tests/fakes/fake_ecs.py` in front of `moto`, playing `scenario` (steady after `steady_after`)
+/// on `clock`: `polls` for tests, which then assert on the poll a rollout ended at, `seconds` for
+/// benchmarks.
+pub fn start_fake_ecs(
+    moto: &Moto,
+    scenario: &str,
+    steady_after: &str,
+    clock: &str,
+) -> Result<Service, String> {
+    start_fake(
+        "fake_ecs.py",
+        &[
+            "--moto",
+            &moto.url(),
+            "--scenario",
+            scenario,
+            "--steady-after",
+            steady_after,
+            "--clock",
+            clock,
+        ],
+        &[],
+    )
+}
+
+/// What `seed_ecs` creates in moto before a rollout: `cluster`, revision 1 of `family` (one
+/// essential container `app`, a placeholder image, `environment` and `tags`), and, when `service`
+/// names one, a service of two tasks on that revision.
+pub struct EcsSeed<'a> {
+    pub cluster: &'a str,
+    pub family: &'a str,
+    pub service: Option<&'a str>,
+    pub environment: &'a [(&'a str, &'a str)],
+    pub tags: &'a [(&'a str, &'a str)],
+}
+
+/// Create `seed` with `direct` (a client on moto itself); return the task definition's ARN.
+pub async fn seed_ecs(direct: &aws_sdk_ecs::Client, seed: &EcsSeed<'_>) -> Result<String, String> {
+    use aws_sdk_ecs::types::{ContainerDefinition, KeyValuePair, Tag};
+
+    direct
+        .create_cluster()
+        .cluster_name(seed.cluster)
+        .send()
+        .await
+        .map_err(|e| format!("create cluster: {e:?}"))?;
+    let mut app = ContainerDefinition::builder()
+        .name("app")
+        .image("placeholder:latest")
+        .memory(256)
+        .essential(true);
+    for (name, value) in seed.environment {
+        app = app.environment(KeyValuePair::builder().name(*name).value(*value).build());
+    }
+    let mut register = direct
+        .register_task_definition()
+        .family(seed.family)
+        .container_definitions(app.build());
+    for (key, value) in seed.tags {
+        register = register.tags(Tag::builder().key(*key).value(*value).build());
+    }
+    let registered = register
+        .send()
+        .await
+        .map_err(|e| format!("register: {e:?}"))?;
+    let template = registered
+        .task_definition()
+        .and_then(|t| t.task_definition_arn())
+        .unwrap_or_default()
+        .to_string();
+    if let Some(service) = seed.service {
+        direct
+            .create_service()
+            .cluster(seed.cluster)
+            .service_name(service)
+            .task_definition(&template)
+            .desired_count(2)
+            .send()
+            .await
+            .map_err(|e| format!("create service: {e:?}"))?;
+    }
+    Ok(template)
+}
+
+/// The environment of a GitHub Actions run of `event_name` in `acme/shop`: `event` is written to
+/// `dir` as the payload and `config` as ecs-poc.yml.
+pub fn actions_run_env(
+    dir: &Path,
+    event_name: &str,
+    event: &serde_json::Value,
+    config: &str,
+) -> std::collections::BTreeMap<String, String> {
+    let event_path = dir.join("event.json");
+    std::fs::write(&event_path, event.to_string()).expect("write event");
+    let config_path = dir.join("ecs-poc.yml");
+    std::fs::write(&config_path, config).expect("write config");
+    [
+        ("GITHUB_ACTIONS", "true"),
+        ("GITHUB_EVENT_NAME", event_name),
+        (
+            "GITHUB_EVENT_PATH",
+            event_path.to_str().expect("utf-8 path"),
+        ),
+        ("GITHUB_REPOSITORY", "acme/shop"),
+        ("GITHUB_SHA", "0123456789abcdef0123456789abcdef01234567"),
+        ("GITHUB_RUN_ID", "987"),
+        ("GITHUB_RUN_ATTEMPT", "1"),
+        ("ECS_POC_CONFIG", config_path.to_str().expect("utf-8 path")),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
