@@ -12,8 +12,6 @@ promoted. The fake GitHub records every deployment and its statuses, as the depl
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import urllib.request
 from collections.abc import Iterator
 from typing import Any
@@ -21,16 +19,16 @@ from typing import Any
 import botocore.exceptions
 import pytest
 
-from tests.e2e.runner import GITHUB_TOKEN, OIDC_REQUEST_TOKEN, RunResult, leaked_secrets
+from tests.e2e.checks import assert_no_secrets, explain, module_world
+from tests.e2e.runner import RunResult
 from tests.e2e.world import REPOSITORY, World, start_environments_world
-from tests.harness.ecr_bridge import REGISTRY_PASSWORD, Registry
+from tests.harness.ecr_bridge import Registry
 from tests.harness.iam_gate.sessions import denials, role_session
 
 MAIN_SHA = "5" * 40
 PR_SHA = "6" * 40
 BROKEN_SHA = "9" * 40
 PR = 7
-KNOWN_SECRETS = [GITHUB_TOKEN, OIDC_REQUEST_TOKEN, REGISTRY_PASSWORD]
 # The emulated load balancer has no address a runner can reach.
 RUN_INPUTS = {"smoke-check": "false", "wait-timeout": "120"}
 PROMOTE_INPUTS = {**RUN_INPUTS, "command": "promote", "from": "staging", "to": "production"}
@@ -38,14 +36,7 @@ PROMOTE_INPUTS = {**RUN_INPUTS, "command": "promote", "from": "staging", "to": "
 
 @pytest.fixture(scope="module")
 def world() -> Iterator[World]:
-    w = start_environments_world()
-    try:
-        yield w
-        w.finish_bootstrap()
-    finally:
-        w.stop()
-        if not os.environ.get("ECS_POC_KEEP_E2E"):
-            shutil.rmtree(w.root, ignore_errors=True)
+    yield from module_world(start_environments_world)
 
 
 @pytest.fixture(scope="module")
@@ -53,19 +44,12 @@ def runs() -> dict[str, RunResult]:
     return {}
 
 
-def explain(result: RunResult) -> str:
-    return f"exit {result.returncode}\n--- stderr ---\n{result.stderr[-6000:]}\n--- stdout ---\n{result.stdout[-2000:]}"
-
 
 def needs(runs: dict[str, RunResult], *names: str) -> None:
     for name in names:
         if runs.get(name) is None or runs[name].returncode != 0:
             pytest.skip(f"depends on the {name} run")
 
-
-def assert_no_secrets(result: RunResult, world: World) -> None:
-    leaks = leaked_secrets(result.everything() + json.dumps(world.github.state()), KNOWN_SECRETS)
-    assert not leaks, f"secret-looking values leaked: {sorted(set(leaks))}"
 
 
 def deployments(world: World, environment: str) -> list[dict[str, Any]]:

@@ -9,35 +9,25 @@ closing the first and sweeping, destroying again, a destroy that fails midway an
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from tests.e2e.runner import GITHUB_TOKEN, OIDC_REQUEST_TOKEN, RunResult, leaked_secrets
+from tests.e2e.checks import assert_no_secrets, explain, module_world
+from tests.e2e.runner import RunResult
 from tests.e2e.world import PREVIEW_CLUSTER, PREVIEW_REPOSITORY, World, start_world
-from tests.harness.ecr_bridge import REGISTRY_PASSWORD, Registry
+from tests.harness.ecr_bridge import Registry
 
 MAIN_SHA = "a" * 40
 PR7_SHA = "7" * 40
 PR8_SHA = "8" * 40
-KNOWN_SECRETS = [GITHUB_TOKEN, OIDC_REQUEST_TOKEN, REGISTRY_PASSWORD]
 
 
 @pytest.fixture(scope="module")
 def world() -> Iterator[World]:
-    w = start_world()
-    try:
-        yield w
-        w.finish_bootstrap()
-    finally:
-        w.stop()
-        # The runs' logs stay only when asked for (ECS_POC_KEEP_E2E=1), for a look after a failure.
-        if not os.environ.get("ECS_POC_KEEP_E2E"):
-            shutil.rmtree(w.root, ignore_errors=True)
+    yield from module_world(start_world)
 
 
 @pytest.fixture(scope="module")
@@ -46,14 +36,6 @@ def runs() -> dict[str, RunResult]:
     return {}
 
 
-def explain(result: RunResult) -> str:
-    return f"exit {result.returncode}\n--- stderr ---\n{result.stderr[-6000:]}\n--- stdout ---\n{result.stdout[-2000:]}"
-
-
-def assert_no_secrets(result: RunResult, world: World) -> None:
-    state = json.dumps(world.github.state())
-    leaks = leaked_secrets(result.everything() + state, KNOWN_SECRETS)
-    assert not leaks, f"secret-looking values leaked: {sorted(set(leaks))}"
 
 
 def service_of(world: World, cluster: str, service: str) -> dict[str, Any]:
