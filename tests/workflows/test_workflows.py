@@ -20,9 +20,9 @@ from typing import Any
 import pytest
 
 from tests.action.tool_releases import make_signing_key
+from tests.e2e.checks import KNOWN_SECRETS
 from tests.e2e.runner import GITHUB_TOKEN, OIDC_REQUEST_TOKEN, REPO_ROOT, cache_dir, checkout, leaked_secrets
 from tests.e2e.world import REPOSITORY, World, binary_path, start_world
-from tests.harness.ecr_bridge import REGISTRY_PASSWORD
 from tests.workflows.act import (
     Act,
     ActResult,
@@ -38,7 +38,6 @@ from tests.workflows.act import (
 )
 
 TERRAFORM_VERSION = "1.15.5"
-KNOWN_SECRETS = [GITHUB_TOKEN, OIDC_REQUEST_TOKEN, REGISTRY_PASSWORD]
 
 
 @dataclass
