@@ -165,11 +165,11 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             super().handle()
         finally:
-            self.request_log.record(client=self.client_address[1], event="close",
-                                    last=repr(getattr(self, "raw_requestline", b"")[:60]))
+            self.request_log.record(client=self.client_address[1], event="close")
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
-        self.request_log.record(client=self.client_address[1], event="send_error", code=code, message=message or "")
+        # The code only: the message may quote the request line, and with it a query string.
+        self.request_log.record(client=self.client_address[1], event="send_error", code=code)
         super().send_error(code, message, explain)
 
     def _read_body(self) -> bytes:
@@ -196,18 +196,21 @@ class _Handler(BaseHTTPRequestHandler):
         self._status = 0
         self._replayed = False
         self._body = b""
+        self._headers = dict(self.headers.items())
+        self._op = ""
         try:
             self._body = self._read_body()
+            self._op = operation(self.command, self.path, self.headers.get("X-Amz-Target", ""), self._body)
             self._answer_request(self._body)
         except Exception as error:
             self._record(error)
             raise
 
     def _record(self, failure: Exception | None = None) -> None:
-        invocation, attempt = invocation_of(dict(self.headers.items()))
+        invocation, attempt = invocation_of(self._headers)
         fields: dict[str, object] = {
             "client": self.client_address[1],
-            "op": self._operation(self._body),
+            "op": self._op,
             "status": self._status,
             "ms": round((time.monotonic() - self._started) * 1000),
             "invocation": invocation,
@@ -221,9 +224,6 @@ class _Handler(BaseHTTPRequestHandler):
             fields["trace"] = "".join(traceback.format_exception(failure, limit=6))
         self.request_log.record(**fields)
 
-    def _operation(self, body: bytes) -> str:
-        return operation(self.command, self.path, self.headers.get("X-Amz-Target", ""), body)
-
     def _answer_request(self, body: bytes) -> None:
         target = self.headers.get("X-Amz-Target", "")
         if self.faults is not None:
@@ -236,11 +236,11 @@ class _Handler(BaseHTTPRequestHandler):
                 self._answer(*fault)
                 return
         if self.iam_gate is not None:
-            refusal = self.iam_gate.check(self.command, self.path, dict(self.headers.items()), body)
+            refusal = self.iam_gate.check(self.command, self.path, self._headers, body)
             if refusal is not None:
                 self._answer(*refusal)
                 return
-        replay = self.answered_calls.replay(dict(self.headers.items()))
+        replay = self.answered_calls.replay(self._headers)
         if replay is not None:
             self._replayed = True
             self._send(replay)
@@ -248,7 +248,7 @@ class _Handler(BaseHTTPRequestHandler):
         if self.ecr_bridge is not None:
             self.ecr_bridge.before(target)
         answer = self._relay(body)
-        self.answered_calls.remember(dict(self.headers.items()), self._operation(body), answer)
+        self.answered_calls.remember(self._headers, self._op, answer)
         self._send(answer)
         if self.ecr_bridge is not None:
             self.ecr_bridge.after(target, body)
@@ -275,7 +275,7 @@ class _Handler(BaseHTTPRequestHandler):
         finally:
             conn.close()
         if self.iam_gate is not None:
-            self.iam_gate.observe(self.command, self.path, dict(self.headers.items()), body, resp.status, data)
+            self.iam_gate.observe(self.command, self.path, self._headers, body, resp.status, data)
         if ecs_operation and resp.status == 200:
             data = self.ecs_memory.rewrite(ecs_operation, data)
         data = settled(self.command, self.path, data)
